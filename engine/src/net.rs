@@ -2,9 +2,10 @@
 //! partitions.
 //!
 //! **Send pipeline** (one call per message, no allocation):
-//! partition check → source NIC serialization → for each hop on the compiled route: loss draw,
-//! link serialization and FIFO queueing (`size / bandwidth`), latency sample + jitter + any
-//! degradation → for streams, the per-connection FIFO clamp.
+//! partition check → route lookup → source NIC serialization → for each hop on the compiled
+//! route: loss draw, link serialization and FIFO queueing (`size / bandwidth`), a stream's
+//! retransmission wait (after its link slot, so it delays only its own connection), latency
+//! sample + jitter + any degradation → for streams, the per-connection FIFO clamp.
 //!
 //! **Transports.** [`Transport::Datagram`] (UDP-like): a loss drops the message, a duplicate
 //! delivers it twice, independent latency samples may reorder messages, a full link queue drops.
@@ -189,6 +190,9 @@ pub(crate) struct Conn {
     pub retry_at: SimTime,
     /// Current retry backoff.
     pub backoff: SimDuration,
+    /// Bumped when a crash of either end resets the connection; retries carry the generation
+    /// they were blocked under so stale ones are recognised.
+    pub generation: u32,
 }
 
 /// What the network decided for one message.
@@ -372,6 +376,21 @@ impl Network {
             };
         }
         let s = src_node.index();
+        // Route first: a message with nowhere to go does not occupy the NIC.
+        let path: &[u32] = if src_node == dst_node {
+            &[LOOPBACK]
+        } else {
+            match self.routes.hops(self.node_region[s] as usize, self.node_region[dst_node.index()] as usize) {
+                Some(h) => h,
+                None => {
+                    return match transport {
+                        Transport::Datagram => Plan::Drop(DropCause::NoRoute),
+                        // A stream sender is told, as for every other stream failure.
+                        Transport::Stream => Plan::Fail(DropCause::NoRoute),
+                    };
+                }
+            }
+        };
         let rng = &mut self.node_rng[s];
         let mut t = now;
         // Source NIC serialization (egress queue of the node).
@@ -382,18 +401,10 @@ impl Network {
             self.node_nic_busy[s] = t;
         }
         let mut first_latency_sample = SimDuration::ZERO;
-        let hops: &[u32] = if src_node == dst_node {
-            &[]
-        } else {
-            match self.routes.hops(self.node_region[s] as usize, self.node_region[dst_node.index()] as usize) {
-                Some(h) => h,
-                None => return Plan::Drop(DropCause::NoRoute),
-            }
-        };
-        let links_on_path = if src_node == dst_node { 1 } else { hops.len() };
-        for i in 0..links_on_path {
-            let link = if src_node == dst_node { &mut self.loopback } else { &mut self.links[hops[i] as usize] };
+        for (i, &id) in path.iter().enumerate() {
+            let link = if id == LOOPBACK { &mut self.loopback } else { &mut self.links[id as usize] };
             let loss = link.spec.loss + link.extra_loss;
+            let mut retransmit_wait = SimDuration::ZERO;
             if loss > 0.0 {
                 match transport {
                     Transport::Datagram => {
@@ -409,7 +420,7 @@ impl Network {
                             if losses > self.stream.max_retransmits {
                                 return Plan::Fail(DropCause::Loss);
                             }
-                            t += rto;
+                            retransmit_wait += rto;
                             rto = (rto * 2).min(self.stream.rto_max);
                         }
                     }
@@ -423,6 +434,9 @@ impl Network {
                 t = start + serialization(size_bytes, link.spec.bandwidth_bps);
                 link.busy_until = t;
             }
+            // Retransmission timeouts delay this connection only: they are added after the link
+            // slot, so they never hold back other traffic queued on the shared link.
+            t += retransmit_wait;
             let mut latency = link.spec.latency.sample_duration(rng) + link.extra_latency;
             if !link.spec.jitter.is_zero() {
                 latency += SimDuration::from_nanos(rng::below(rng, link.spec.jitter.as_nanos()));
@@ -434,7 +448,7 @@ impl Network {
         }
         let mut duplicate_at = None;
         if transport == Transport::Datagram {
-            let link = if src_node == dst_node { &self.loopback } else { &self.links[hops[0] as usize] };
+            let link = if path[0] == LOOPBACK { &self.loopback } else { &self.links[path[0] as usize] };
             if link.spec.duplicate > 0.0 && rng::chance(rng, link.spec.duplicate) {
                 // The copy takes an independent latency sample on the first hop.
                 let again = link.spec.latency.sample_duration(rng) + link.extra_latency;
@@ -444,6 +458,9 @@ impl Network {
         Plan::Deliver { at: t, duplicate_at }
     }
 }
+
+/// Marks the loopback in a path (never a real link index).
+const LOOPBACK: u32 = u32::MAX;
 
 impl Link {
     fn new(spec: LinkSpec) -> Link {

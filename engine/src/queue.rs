@@ -5,16 +5,24 @@
 //! equal times pop in FIFO (push) order. The payload never takes part in the comparison.
 //!
 //! **Why this shape.** A pop costs a sift-down whose work is dominated by cache misses on the
-//! heap array. Keys are packed into one `u128` (`at` in the high 64 bits, then 40 bits of `seq`,
-//! then 24 bits of slab slot), so four children share 64 bytes — one cache line — and a 4-ary
-//! heap halves the depth of a binary one. Payloads stay put in a slab (LIFO free list, so it stays
-//! dense) and are moved exactly twice: in at push and out at pop.
+//! heap array and by mispredicted comparisons. Keys are packed into one `u128` (`at` in the high
+//! 64 bits, then 40 bits of `seq`, then 24 bits of slab slot), so the four children of a node
+//! fill exactly one 64-byte cache line: the heap is stored as cache-line-aligned groups of four
+//! with the root in the last lane of group 0, which puts the children of every node in one
+//! aligned group (one line per level of a sift-down instead of two). A 4-ary heap has half the
+//! depth of a binary one, and the smallest of four children is chosen with selects rather than
+//! branches (the comparisons are unpredictable). Lanes past the end hold `u128::MAX` so every
+//! group can be read whole. Payloads stay put in a slab (LIFO free list, so it stays dense) and
+//! are moved exactly twice: in at push and out at pop.
 //!
 //! **Pop-then-push fusion.** A discrete-event loop nearly always pushes right after it pops.
 //! [`EventQueue::pop`] therefore leaves the root as a *hole*; the next [`EventQueue::push`] drops
 //! its key into the hole and sifts down once, instead of the sift-down of a pop plus the sift-up
 //! of a push. The hole is filled from the last leaf lazily if something else comes first. This
 //! changes no order: the heap invariant holds for every observable operation.
+//!
+//! **Memory.** About 16 bytes of key plus one `Option<T>` per pending entry, by capacity; the
+//! buffers never shrink, so [`EventQueue::memory_bytes`] never decreases and is its own peak.
 //!
 //! **Limits.** At most 2^24 (16,777,216) pending entries and 2^40 pushes per queue; a push
 //! beyond either returns [`QueueFull`] so the kernel can stop the run with a clear reason.
@@ -29,6 +37,19 @@ pub const MAX_PENDING: usize = 1 << SLOT_BITS;
 pub const MAX_PUSHES: u64 = 1 << SEQ_BITS;
 const SLOT_MASK: u128 = (1 << SLOT_BITS) - 1;
 
+/// Flat position of the root: the last lane of group 0. Node `p`'s children are group `p - 2`
+/// (flat `4p - 8 ..= 4p - 5`); node `c`'s parent is `c / 4 + 2`.
+const ROOT: usize = 3;
+/// The key of an empty lane; compares above every real key (ties never pick it, see `min4`).
+const EMPTY: u128 = u128::MAX;
+
+/// Four sibling keys on one cache line.
+#[derive(Clone, Copy, Debug)]
+#[repr(C, align(64))]
+struct Group([u128; 4]);
+
+const EMPTY_GROUP: Group = Group([EMPTY; 4]);
+
 /// A push was refused because a documented queue limit was reached.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct QueueFull;
@@ -36,17 +57,28 @@ pub struct QueueFull;
 /// A min-queue of payloads ordered by `(time, push sequence)`.
 #[derive(Debug)]
 pub struct EventQueue<T> {
-    heap: Vec<u128>,
+    /// The heap in groups of four; flat position `p` is `groups[p / 4].0[p % 4]`. Heap entries
+    /// occupy flat `ROOT..ROOT + heap_len`; every other lane is `EMPTY`.
+    groups: Vec<Group>,
+    /// Entries in the heap array, including a hole at the root.
+    heap_len: usize,
     slab: Vec<Option<T>>,
     free: Vec<u32>,
     next_seq: u64,
-    /// The root key's payload was taken by `pop`; `heap[0]` is stale.
+    /// The root key's payload was taken by `pop`; the root lane is stale.
     hole: bool,
 }
 
 impl<T> Default for EventQueue<T> {
     fn default() -> Self {
-        EventQueue { heap: Vec::new(), slab: Vec::new(), free: Vec::new(), next_seq: 0, hole: false }
+        EventQueue {
+            groups: Vec::new(),
+            heap_len: 0,
+            slab: Vec::new(),
+            free: Vec::new(),
+            next_seq: 0,
+            hole: false,
+        }
     }
 }
 
@@ -61,13 +93,25 @@ pub struct Popped<T> {
     pub payload: T,
 }
 
+/// The position (0..4) and value of the smallest of four keys; on ties the lower position wins,
+/// so an `EMPTY` lane (always after the real ones) is never chosen over a real key. Written as
+/// selects so the compiler emits conditional moves, not unpredictable branches.
+#[inline(always)]
+fn min4(g: &[u128; 4]) -> (usize, u128) {
+    let (i01, k01) = if g[1] < g[0] { (1, g[1]) } else { (0, g[0]) };
+    let (i23, k23) = if g[3] < g[2] { (3, g[3]) } else { (2, g[2]) };
+    if k23 < k01 { (i23, k23) } else { (i01, k01) }
+}
+
 impl<T> EventQueue<T> {
     /// An empty queue with room for `capacity` pending entries before reallocating.
     pub fn with_capacity(capacity: usize) -> Self {
         EventQueue {
-            heap: Vec::with_capacity(capacity),
+            groups: Vec::with_capacity((capacity + ROOT).div_ceil(4)),
             slab: Vec::with_capacity(capacity),
-            free: Vec::with_capacity(capacity),
+            // The free list only fills when pops outrun pushes; a discrete-event loop mostly
+            // alternates them, so a small reservation covers the common case.
+            free: Vec::with_capacity(capacity.min(64)),
             ..Default::default()
         }
     }
@@ -75,7 +119,7 @@ impl<T> EventQueue<T> {
     /// Number of pending entries.
     #[inline]
     pub fn len(&self) -> usize {
-        self.heap.len() - usize::from(self.hole)
+        self.heap_len - usize::from(self.hole)
     }
 
     /// Whether nothing is pending.
@@ -90,10 +134,21 @@ impl<T> EventQueue<T> {
     }
 
     /// Bytes held by the queue's buffers (heap keys, payload slab, free list), by capacity.
+    /// Buffers never shrink, so this never decreases over a queue's life.
     pub fn memory_bytes(&self) -> usize {
-        self.heap.capacity() * size_of::<u128>()
+        self.groups.capacity() * size_of::<Group>()
             + self.slab.capacity() * size_of::<Option<T>>()
             + self.free.capacity() * size_of::<u32>()
+    }
+
+    #[inline(always)]
+    fn key(&self, p: usize) -> u128 {
+        self.groups[p / 4].0[p % 4]
+    }
+
+    #[inline(always)]
+    fn set(&mut self, p: usize, key: u128) {
+        self.groups[p / 4].0[p % 4] = key;
     }
 
     /// Schedules `payload` at `at`; returns its sequence number.
@@ -117,13 +172,17 @@ impl<T> EventQueue<T> {
             }
         };
         self.next_seq = seq + 1;
-        let key = (u128::from(at.as_nanos()) << 64) | (u128::from(seq) << SLOT_BITS) | u128::from(slot);
+        let key =
+            (u128::from(at.as_nanos()) << 64) | (u128::from(seq) << SLOT_BITS) | u128::from(slot);
         if self.hole {
             self.hole = false;
-            self.sift_down(0, key);
+            self.sift_down(ROOT, key);
         } else {
-            let pos = self.heap.len();
-            self.heap.push(key);
+            let pos = ROOT + self.heap_len;
+            if pos / 4 >= self.groups.len() {
+                self.groups.push(EMPTY_GROUP);
+            }
+            self.heap_len += 1;
             self.sift_up(pos, key);
         }
         Ok(seq)
@@ -133,16 +192,24 @@ impl<T> EventQueue<T> {
     #[inline]
     pub fn peek_time(&mut self) -> Option<SimTime> {
         self.fill_hole();
-        self.heap.first().map(|&k| SimTime::from_nanos((k >> 64) as u64))
+        if self.heap_len == 0 {
+            return None;
+        }
+        Some(SimTime::from_nanos((self.key(ROOT) >> 64) as u64))
     }
 
     /// Removes and returns the earliest entry (smallest `(at, seq)`).
     #[inline]
     pub fn pop(&mut self) -> Option<Popped<T>> {
         self.fill_hole();
-        let &key = self.heap.first()?;
+        if self.heap_len == 0 {
+            return None;
+        }
+        let key = self.key(ROOT);
         let slot = (key & SLOT_MASK) as u32;
-        let payload = self.slab[slot as usize].take().expect("queue slot holds a payload");
+        let payload = self.slab[slot as usize]
+            .take()
+            .expect("queue slot holds a payload");
         self.free.push(slot);
         self.hole = true;
         Some(Popped {
@@ -155,52 +222,53 @@ impl<T> EventQueue<T> {
     #[inline]
     fn fill_hole(&mut self) {
         if self.hole {
-            self.hole = false;
-            let last = self.heap.pop().expect("a hole implies a root");
-            if !self.heap.is_empty() {
-                self.sift_down(0, last);
-            }
+            self.fill_hole_slow();
+        }
+    }
+
+    /// Moves the last entry into the hole at the root (the rare path: most pops are followed
+    /// by a push that fills the hole itself).
+    #[inline(never)]
+    fn fill_hole_slow(&mut self) {
+        self.hole = false;
+        self.heap_len -= 1;
+        let last_pos = ROOT + self.heap_len;
+        let last = self.key(last_pos);
+        self.set(last_pos, EMPTY);
+        if self.heap_len > 0 {
+            self.sift_down(ROOT, last);
         }
     }
 
     #[inline]
     fn sift_up(&mut self, mut pos: usize, key: u128) {
-        while pos > 0 {
-            let parent = (pos - 1) / 4;
-            let parent_key = self.heap[parent];
+        while pos > ROOT {
+            let parent = pos / 4 + 2;
+            let parent_key = self.key(parent);
             if parent_key <= key {
                 break;
             }
-            self.heap[pos] = parent_key;
+            self.set(pos, parent_key);
             pos = parent;
         }
-        self.heap[pos] = key;
+        self.set(pos, key);
     }
 
+    /// Moves `key` down from `pos` (whose lane is free) to where it belongs. Lanes past the end
+    /// of the heap are `EMPTY`, so a group is read whole and an all-`EMPTY` group stops the walk
+    /// like a missing one.
     #[inline]
     fn sift_down(&mut self, mut pos: usize, key: u128) {
-        let heap = &mut self.heap[..];
-        let n = heap.len();
-        loop {
-            let first = 4 * pos + 1;
-            if first >= n {
+        let groups = &mut self.groups[..];
+        while let Some(children) = groups.get(pos - 2) {
+            let (lane, child_key) = min4(&children.0);
+            if child_key >= key {
                 break;
             }
-            let (mut best, mut best_key) = (first, heap[first]);
-            let end = (first + 4).min(n);
-            for (child, &child_key) in heap.iter().enumerate().take(end).skip(first + 1) {
-                if child_key < best_key {
-                    best = child;
-                    best_key = child_key;
-                }
-            }
-            if best_key >= key {
-                break;
-            }
-            heap[pos] = best_key;
-            pos = best;
+            groups[pos / 4].0[pos % 4] = child_key;
+            pos = 4 * (pos - 2) + lane;
         }
-        heap[pos] = key;
+        groups[pos / 4].0[pos % 4] = key;
     }
 }
 
@@ -253,7 +321,8 @@ mod tests {
         let before = q.memory_bytes();
         for i in 0..100_000u64 {
             let p = q.pop().unwrap();
-            q.push(p.at + crate::time::SimDuration::from_nanos(16), i).unwrap();
+            q.push(p.at + crate::time::SimDuration::from_nanos(16), i)
+                .unwrap();
         }
         assert_eq!(q.len(), 16);
         assert_eq!(q.memory_bytes(), before);

@@ -7,10 +7,11 @@ use crate::dist::Dist;
 use crate::fault::{FaultAction, RandomFaults};
 use crate::id::{ComponentId, NodeId, RegionId};
 use crate::metrics::{MetricsReport, Recorder};
-use crate::net::{DropCause, DropCounts, Network, NetworkConfig, Plan, Transport};
+use crate::net::{Conn, DropCause, DropCounts, Network, NetworkConfig, Plan, Transport};
 use crate::queue::EventQueue;
 use crate::rng::{self, Rng, StableHash, StableHasher};
 use crate::time::{SimDuration, SimTime};
+use std::collections::VecDeque;
 
 /// Bounds on one run. Every run has both.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,12 +122,26 @@ pub enum BuildError {
 }
 
 enum Event<P: Protocol> {
-    Deliver { src: ComponentId, dst: ComponentId, epoch: u32, stream: bool, msg: P::Msg },
+    /// `epoch` is the destination node's epoch at send time; `src_epoch` the source's (so a
+    /// stream failure is reported only to the incarnation that sent the message).
+    Deliver { src: ComponentId, dst: ComponentId, epoch: u32, src_epoch: u32, stream: bool, msg: P::Msg },
     Timer { dst: ComponentId, epoch: u32, key: TimerKey, timer: P::Timer },
-    StreamRetry { src: ComponentId, dst: ComponentId, epoch: u32, size: u32, deadline: SimTime, msg: P::Msg },
+    /// `conn_gen` is the connection's generation when the message was blocked; a crash of either
+    /// end resets the connection and bumps it, which makes this retry stale.
+    StreamRetry {
+        src: ComponentId,
+        dst: ComponentId,
+        epoch: u32,
+        conn_gen: u32,
+        size: u32,
+        deadline: SimTime,
+        msg: P::Msg,
+    },
     SendFailed { src: ComponentId, dst: ComponentId, epoch: u32, cause: DropCause, msg: P::Msg },
     Fault(u32),
     Random(u32),
+    /// A pause of the node ends: deliver what it deferred, in arrival order.
+    Resume(u32),
 }
 
 #[derive(Clone, Debug)]
@@ -364,6 +379,7 @@ impl<P: Protocol> SimBuilder<P> {
             .map(|(name, spec)| RandomGen { spec, rng: rng::stream(seed, "faults", &name), active: false })
             .collect();
         let n_components = self.components.len();
+        let deferred = (0..nodes.len()).map(|_| VecDeque::new()).collect();
         Ok(Sim {
             now: SimTime::ZERO,
             queue,
@@ -385,6 +401,7 @@ impl<P: Protocol> SimBuilder<P> {
             started: false,
             queue_full: false,
             queue_memory_peak: 0,
+            deferred,
         })
     }
 }
@@ -412,6 +429,9 @@ pub struct Sim<P: Protocol> {
     started: bool,
     queue_full: bool,
     queue_memory_peak: usize,
+    /// Per node: events for its components that arrived while it was paused, in arrival order.
+    /// Drained by [`Event::Resume`] (or by a crash, which drops them).
+    deferred: Vec<VecDeque<Event<P>>>,
 }
 
 const TAG_DELIVER: u64 = 1;
@@ -420,6 +440,7 @@ const TAG_RETRY: u64 = 3;
 const TAG_FAILED: u64 = 4;
 const TAG_FAULT: u64 = 5;
 const TAG_RANDOM: u64 = 6;
+const TAG_RESUME: u64 = 7;
 
 impl<P: Protocol> Sim<P> {
     /// Current simulated time.
@@ -475,9 +496,6 @@ impl<P: Protocol> Sim<P> {
             if self.queue_full {
                 break StopReason::QueueLimit;
             }
-            if self.events >= limits.max_events {
-                break StopReason::EventLimit;
-            }
             let Some(at) = self.queue.peek_time() else {
                 self.advance_to(limits.end_time.max(self.now));
                 break StopReason::Exhausted;
@@ -485,6 +503,11 @@ impl<P: Protocol> Sim<P> {
             if at > limits.end_time {
                 self.advance_to(limits.end_time);
                 break StopReason::EndTime;
+            }
+            // Checked only when an event is due: a run whose last event is exactly the
+            // `max_events`-th still completes (`EndTime`/`Exhausted`), it did not hit the limit.
+            if self.events >= limits.max_events {
+                break StopReason::EventLimit;
             }
             self.step();
         };
@@ -523,19 +546,20 @@ impl<P: Protocol> Sim<P> {
     #[inline]
     fn dispatch(&mut self, event: Event<P>) {
         match event {
-            Event::Deliver { src, dst, epoch, stream, msg } => {
+            Event::Deliver { src, dst, epoch, src_epoch, stream, msg } => {
                 self.digest.write_u64(TAG_DELIVER | (u64::from(src.0) << 8) | (u64::from(dst.0) << 36));
                 msg.stable_hash(&mut self.digest);
-                let node = &self.nodes[self.comp_node[dst.index()].index()];
+                let node_id = self.comp_node[dst.index()];
+                let node = &self.nodes[node_id.index()];
                 if !node.up || node.epoch != epoch {
                     self.count_drop(dst, DropCause::Crashed);
                     if stream {
-                        let src_epoch = self.nodes[self.comp_node[src.index()].index()].epoch;
-                        self.push(self.now, Event::SendFailed { src, dst, epoch: src_epoch, cause: DropCause::Crashed, msg });
+                        let cause = DropCause::Crashed;
+                        self.push(self.now, Event::SendFailed { src, dst, epoch: src_epoch, cause, msg });
                     }
-                } else if node.paused_until > self.now {
-                    let until = node.paused_until;
-                    self.push(until, Event::Deliver { src, dst, epoch, stream, msg });
+                } else if self.must_defer(node_id) {
+                    let event = Event::Deliver { src, dst, epoch, src_epoch, stream, msg };
+                    self.deferred[node_id.index()].push_back(event);
                 } else {
                     self.invoke(dst, |c, cx| c.on_message(cx, src, msg));
                 }
@@ -543,25 +567,38 @@ impl<P: Protocol> Sim<P> {
             Event::Timer { dst, epoch, key, timer } => {
                 self.digest.write_u64(TAG_TIMER | (u64::from(dst.0) << 8));
                 timer.stable_hash(&mut self.digest);
-                let node = &self.nodes[self.comp_node[dst.index()].index()];
-                if node.paused_until > self.now && self.timers.is_live(key) && node.epoch == epoch {
-                    let until = node.paused_until;
-                    self.push(until, Event::Timer { dst, epoch, key, timer });
+                let node_id = self.comp_node[dst.index()];
+                let node = &self.nodes[node_id.index()];
+                if !node.up || node.epoch != epoch {
+                    // Set before a crash: never fires; free its slot if nobody cancelled it.
+                    self.timers.retire(key);
                     return;
                 }
-                if !self.timers.retire(key) || !node.up || node.epoch != epoch {
+                if self.must_defer(node_id) {
+                    if self.timers.is_live(key) {
+                        self.deferred[node_id.index()].push_back(Event::Timer { dst, epoch, key, timer });
+                    }
                     return;
                 }
-                self.invoke(dst, |c, cx| c.on_timer(cx, timer));
+                if self.timers.retire(key) {
+                    self.invoke(dst, |c, cx| c.on_timer(cx, timer));
+                }
             }
-            Event::StreamRetry { src, dst, epoch, size, deadline, msg } => {
+            Event::StreamRetry { src, dst, epoch, conn_gen, size, deadline, msg } => {
                 self.digest.write_u64(TAG_RETRY | (u64::from(src.0) << 8) | (u64::from(dst.0) << 36));
-                self.stream_retry(src, dst, epoch, size, deadline, msg);
+                self.stream_retry(src, dst, epoch, conn_gen, size, deadline, msg);
             }
             Event::SendFailed { src, dst, epoch, cause, msg } => {
                 self.digest.write_u64(TAG_FAILED | (u64::from(src.0) << 8) | (u64::from(dst.0) << 36));
-                let node = &self.nodes[self.comp_node[src.index()].index()];
-                if node.up && node.epoch == epoch {
+                let node_id = self.comp_node[src.index()];
+                let node = &self.nodes[node_id.index()];
+                if !node.up || node.epoch != epoch {
+                    return;
+                }
+                if self.must_defer(node_id) {
+                    let event = Event::SendFailed { src, dst, epoch, cause, msg };
+                    self.deferred[node_id.index()].push_back(event);
+                } else {
                     self.invoke(src, |c, cx| c.on_send_failed(cx, dst, msg, cause));
                 }
             }
@@ -574,7 +611,34 @@ impl<P: Protocol> Sim<P> {
                 self.digest.write_u64(TAG_RANDOM | (u64::from(i) << 8));
                 self.fire_random(i);
             }
+            Event::Resume(n) => {
+                self.digest.write_u64(TAG_RESUME | (u64::from(n) << 8));
+                // A later pause extended this one: its own `Resume` will flush.
+                if self.nodes[n as usize].paused_until <= self.now {
+                    self.flush_deferred(NodeId(n));
+                }
+            }
         }
+    }
+
+    /// Whether an event for a component of `node` must wait: the node is paused, or events it
+    /// deferred earlier are still waiting (later arrivals queue behind them, so a pause never
+    /// reorders a connection).
+    #[inline]
+    fn must_defer(&self, node: NodeId) -> bool {
+        self.nodes[node.index()].paused_until > self.now || !self.deferred[node.index()].is_empty()
+    }
+
+    /// Dispatches the events `node` deferred, in arrival order, now. After a crash the epoch
+    /// checks in [`Sim::dispatch`] drop them (counting stream failures) instead of handling them.
+    fn flush_deferred(&mut self, node: NodeId) {
+        let mut list = std::mem::take(&mut self.deferred[node.index()]);
+        while let Some(event) = list.pop_front() {
+            self.dispatch(event);
+        }
+        // Handlers only push to the queue, so nothing was deferred meanwhile: keep the buffer.
+        debug_assert!(self.deferred[node.index()].is_empty());
+        self.deferred[node.index()] = list;
     }
 
     /// Runs one handler of `id` with a fresh context, then applies its commands.
@@ -627,7 +691,8 @@ impl<P: Protocol> Sim<P> {
                     return;
                 }
                 let epoch = self.nodes[self.comp_node[dst.index()].index()].epoch;
-                self.push(self.now + delay, Event::Deliver { src, dst, epoch, stream: false, msg });
+                let src_epoch = self.nodes[self.comp_node[src.index()].index()].epoch;
+                self.push(self.now + delay, Event::Deliver { src, dst, epoch, src_epoch, stream: false, msg });
             }
             Command::SetTimer { key, at, timer } => {
                 let epoch = self.nodes[self.comp_node[src.index()].index()].epoch;
@@ -644,24 +709,32 @@ impl<P: Protocol> Sim<P> {
     }
 
     fn send(&mut self, src: ComponentId, dst: ComponentId, msg: P::Msg, size: u32, transport: Transport) {
-        let src_node = self.comp_node[src.index()];
-        let dst_node = self.comp_node[dst.index()];
-        let dst_epoch = self.nodes[dst_node.index()].epoch;
         if transport == Transport::Stream {
             let conn = self.net.conns.entry((src, dst)).or_default();
             if conn.blocked > 0 {
-                // Queue behind the messages already waiting out a partition.
+                // Queue behind the messages already waiting out a partition; they retry first.
                 conn.blocked += 1;
-                let at = conn.retry_at;
+                let conn_gen = conn.generation;
                 let deadline = self.now + self.net.stream.failure_timeout;
-                let epoch = self.nodes[src_node.index()].epoch;
-                self.push(at, Event::StreamRetry { src, dst, epoch, size, deadline, msg });
+                let at = conn.retry_at.min(deadline);
+                let epoch = self.nodes[self.comp_node[src.index()].index()].epoch;
+                self.push(at, Event::StreamRetry { src, dst, epoch, conn_gen, size, deadline, msg });
                 return;
             }
         }
+        self.transmit(src, dst, msg, size, transport);
+    }
+
+    /// Puts one message on the network now (no head-of-line check: see [`Sim::send`]).
+    fn transmit(&mut self, src: ComponentId, dst: ComponentId, msg: P::Msg, size: u32, transport: Transport) {
+        let src_node = self.comp_node[src.index()];
+        let dst_node = self.comp_node[dst.index()];
+        let dst_epoch = self.nodes[dst_node.index()].epoch;
+        let src_epoch = self.nodes[src_node.index()].epoch;
         match self.net.plan(self.now, src_node, dst_node, size, transport) {
             Plan::Deliver { at, duplicate_at } => {
-                let at = if transport == Transport::Stream {
+                let stream = transport == Transport::Stream;
+                let at = if stream {
                     let conn = self.net.conns.entry((src, dst)).or_default();
                     let at = at.max(conn.last_delivery);
                     conn.last_delivery = at;
@@ -670,10 +743,11 @@ impl<P: Protocol> Sim<P> {
                     at
                 };
                 if let Some(dup) = duplicate_at {
-                    self.push(dup, Event::Deliver { src, dst, epoch: dst_epoch, stream: false, msg: msg.clone() });
+                    let copy = msg.clone();
+                    let event = Event::Deliver { src, dst, epoch: dst_epoch, src_epoch, stream: false, msg: copy };
+                    self.push(dup, event);
                 }
-                let stream = transport == Transport::Stream;
-                self.push(at, Event::Deliver { src, dst, epoch: dst_epoch, stream, msg });
+                self.push(at, Event::Deliver { src, dst, epoch: dst_epoch, src_epoch, stream, msg });
             }
             Plan::Drop(cause) => self.count_drop(dst, cause),
             Plan::Blocked => {
@@ -684,25 +758,45 @@ impl<P: Protocol> Sim<P> {
                 conn.backoff = rto;
                 conn.retry_at = self.now + rto;
                 let at = conn.retry_at.min(deadline);
-                let epoch = self.nodes[src_node.index()].epoch;
-                self.push(at, Event::StreamRetry { src, dst, epoch, size, deadline, msg });
+                let conn_gen = conn.generation;
+                let epoch = src_epoch;
+                self.push(at, Event::StreamRetry { src, dst, epoch, conn_gen, size, deadline, msg });
             }
             Plan::Fail(cause) => {
                 self.count_drop(dst, cause);
-                let epoch = self.nodes[src_node.index()].epoch;
-                self.push(self.now, Event::SendFailed { src, dst, epoch, cause, msg });
+                self.push(self.now, Event::SendFailed { src, dst, epoch: src_epoch, cause, msg });
             }
         }
     }
 
-    fn stream_retry(&mut self, src: ComponentId, dst: ComponentId, epoch: u32, size: u32, deadline: SimTime, msg: P::Msg) {
+    #[allow(clippy::too_many_arguments)]
+    fn stream_retry(
+        &mut self,
+        src: ComponentId,
+        dst: ComponentId,
+        epoch: u32,
+        conn_gen: u32,
+        size: u32,
+        deadline: SimTime,
+        msg: P::Msg,
+    ) {
         let src_node = self.comp_node[src.index()];
         let dst_node = self.comp_node[dst.index()];
         let src_state = &self.nodes[src_node.index()];
         let src_alive = src_state.up && src_state.epoch == epoch;
         let now = self.now;
         let partitioned = self.net.blocked(src_node, dst_node);
-        let Some(conn) = self.net.conns.get_mut(&(src, dst)) else { return };
+        let conn = self.net.conns.entry((src, dst)).or_default();
+        if conn.generation != conn_gen {
+            // A crash of either end reset the connection while this message waited. If the
+            // sender survived, the destination crashed: the message is lost with it.
+            if src_alive {
+                self.count_drop(dst, DropCause::Crashed);
+                let cause = DropCause::Crashed;
+                self.push(now, Event::SendFailed { src, dst, epoch, cause, msg });
+            }
+            return;
+        }
         conn.blocked = conn.blocked.saturating_sub(1);
         if !src_alive {
             return;
@@ -719,10 +813,13 @@ impl<P: Protocol> Sim<P> {
                 conn.retry_at = now + conn.backoff;
             }
             let at = conn.retry_at.min(deadline);
-            self.push(at, Event::StreamRetry { src, dst, epoch, size, deadline, msg });
+            self.push(at, Event::StreamRetry { src, dst, epoch, conn_gen, size, deadline, msg });
             return;
         }
-        self.send(src, dst, msg, size, Transport::Stream);
+        // Reachable again. The messages still blocked behind this one retry at this same instant
+        // or later, in send order, so transmitting directly keeps the connection in order (and
+        // the FIFO clamp in `transmit` keeps deliveries in order).
+        self.transmit(src, dst, msg, size, Transport::Stream);
     }
 
     fn apply_fault(&mut self, action: &FaultAction) {
@@ -730,8 +827,13 @@ impl<P: Protocol> Sim<P> {
             FaultAction::Crash(node) => self.crash(*node),
             FaultAction::Restart(node) => self.restart(*node),
             FaultAction::Pause { node, duration } => {
+                let until = self.now + *duration;
                 let n = &mut self.nodes[node.index()];
-                n.paused_until = n.paused_until.max(self.now + *duration);
+                // A down node processes nothing anyway (and a restart starts it unpaused).
+                if n.up && until > n.paused_until {
+                    n.paused_until = until;
+                    self.push(until, Event::Resume(node.0));
+                }
             }
             FaultAction::Slowdown { node, factor_permille } => {
                 self.nodes[node.index()].slowdown_permille = (*factor_permille).max(1);
@@ -761,8 +863,17 @@ impl<P: Protocol> Sim<P> {
         for c in &members {
             self.components[c.index()].on_crash();
         }
+        // Events deferred by a pause now fail the epoch check: messages count as `Crashed`
+        // drops (streams tell their senders), timers are discarded.
+        self.flush_deferred(node);
+        // Reset the node's connections (FIFO clamp, backoff) and bump their generation, so
+        // retries still waiting on them are recognised as stale rather than miscounted.
         let comp_node = &self.comp_node;
-        self.net.conns.retain(|(a, b), _| comp_node[a.index()] != node && comp_node[b.index()] != node);
+        for ((a, b), conn) in self.net.conns.iter_mut() {
+            if comp_node[a.index()] == node || comp_node[b.index()] == node {
+                *conn = Conn { generation: conn.generation.wrapping_add(1), ..Conn::default() };
+            }
+        }
     }
 
     fn restart(&mut self, node: NodeId) {

@@ -240,7 +240,7 @@ impl FromStr for SimDuration {
             let frac: u128 = frac_part.parse().map_err(|_| err("malformed number"))?;
             let scale = 10u128.pow(frac_part.len() as u32);
             let scaled = frac * unit_ns as u128;
-            if scaled % scale != 0 {
+            if !scaled.is_multiple_of(scale) {
                 return Err(err("finer than one nanosecond"));
             }
             let add = u64::try_from(scaled / scale).map_err(|_| err("duration too large"))?;

@@ -8,10 +8,10 @@
 //!   and a snippet of the source with a caret underline:
 //!
 //!   ```text
-//!   error: scenarios/x.ron:11:63: components[3].kind.LoadBalancer.policy: unexpected variant named `LeastConn` ...
+//!   error: x.ron:11:49: components[3].kind.LoadBalancer.policy: unexpected variant named ...
 //!      |
-//!   11 |         (name: "lb", node: "edge", kind: LoadBalancer(policy: LeastConn, backends: ["r1"])),
-//!      |                                                               ^^^^^^^^^
+//!   11 |         (name: "lb", kind: LoadBalancer(policy: LeastConn, backends: ["r1"])),
+//!      |                                                 ^^^^^^^^^
 //!   ```
 //!
 //! - **Semantic** errors come from validation after parsing (unknown names, duplicates,
@@ -41,7 +41,11 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// A diagnostic at `path` with `message` and no hint.
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { path: path.into(), message: message.into(), hint: None }
+        Diagnostic {
+            path: path.into(),
+            message: message.into(),
+            hint: None,
+        }
     }
 
     /// The same diagnostic with `hint` attached (replacing any earlier hint).
@@ -66,7 +70,12 @@ impl Diagnostic {
         } else if candidates.is_empty() {
             diag
         } else {
-            let mut list = candidates.iter().take(10).map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ");
+            let mut list = candidates
+                .iter()
+                .take(10)
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
             if candidates.len() > 10 {
                 list.push_str(&format!(", ... ({} in all)", candidates.len()));
             }
@@ -154,7 +163,11 @@ impl ScenarioError {
             file: file.to_path_buf(),
             line: start.0,
             column: start.1,
-            path: if path == "." { String::new() } else { path.to_owned() },
+            path: if path == "." {
+                String::new()
+            } else {
+                path.to_owned()
+            },
             message: message.into(),
             snippet: render_snippet(source, start, end),
         }
@@ -162,7 +175,10 @@ impl ScenarioError {
 
     /// A semantic error holding `diagnostics`.
     pub fn semantic(file: &Path, diagnostics: Vec<Diagnostic>) -> ScenarioError {
-        ScenarioError::Semantic { file: file.to_path_buf(), diagnostics }
+        ScenarioError::Semantic {
+            file: file.to_path_buf(),
+            diagnostics,
+        }
     }
 
     /// The file the error is about.
@@ -254,13 +270,23 @@ pub fn render_snippet(source: &str, start: (usize, usize), end: (usize, usize)) 
 
     // Span in character indices [from, to) within this line.
     let from = col.saturating_sub(1).min(chars.len());
-    let to = if end.0 == line_no { end.1.saturating_sub(1).min(chars.len()) } else { chars.len() };
-    let to = if end.0 < line_no || to <= from { from + 1 } else { to };
+    let to = if end.0 == line_no {
+        end.1.saturating_sub(1).min(chars.len())
+    } else {
+        chars.len()
+    };
+    let to = if end.0 < line_no || to <= from {
+        from + 1
+    } else {
+        to
+    };
 
     // Display cells per character.
     let cells: Vec<(String, usize)> = chars.iter().map(|&c| display_char(c)).collect();
     let width_of = |a: usize, b: usize| -> usize {
-        cells.get(a..b.min(cells.len())).map_or(0, |s| s.iter().map(|(_, w)| w).sum())
+        cells
+            .get(a..b.min(cells.len()))
+            .map_or(0, |s| s.iter().map(|(_, w)| w).sum())
     };
 
     // Window the line when it is too wide, keeping the span start visible.
@@ -327,8 +353,8 @@ fn is_wide(c: char) -> bool {
 }
 
 /// The candidate closest to `name` by edit distance, if it is within `max(1, len(name) / 3)`
-/// edits; ties go to the first candidate in iteration order. An exact match is returned as
-/// is.
+/// edits and does not differ in every character (so `C` never suggests `A`); ties go to the
+/// first candidate in iteration order. An exact match is returned as is.
 ///
 /// The distance counts insertions, deletions, substitutions and swaps of two adjacent
 /// characters (optimal string alignment, a Levenshtein variant), so the common typo `nmae`
@@ -344,11 +370,13 @@ pub fn did_you_mean<'a>(
     name: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
-    let threshold = (name.chars().count() / 3).max(1);
+    let len = name.chars().count();
+    let threshold = (len / 3).max(1);
     let mut best: Option<(usize, &'a str)> = None;
     for candidate in candidates {
         let d = edit_distance(name, candidate);
-        if d <= threshold && best.is_none_or(|(bd, _)| d < bd) {
+        let related = d == 0 || d < len.max(candidate.chars().count());
+        if d <= threshold && related && best.is_none_or(|(bd, _)| d < bd) {
             best = Some((d, candidate));
         }
     }
@@ -402,9 +430,18 @@ mod tests {
     fn did_you_mean_threshold_and_ties() {
         assert_eq!(did_you_mean("db-4", ["db-1", "db-2", "edge"]), Some("db-1"));
         assert_eq!(did_you_mean("db-4", ["edge", "db-2", "db-1"]), Some("db-2"));
-        assert_eq!(did_you_mean("replca", ["client", "replica"]), Some("replica"));
-        assert_eq!(did_you_mean("LeastConn", ["RoundRobin", "LeastOutstanding", "Random"]), None);
-        assert_eq!(did_you_mean("x", ["y", "zz"]), Some("y"));
+        assert_eq!(
+            did_you_mean("replca", ["client", "replica"]),
+            Some("replica")
+        );
+        assert_eq!(
+            did_you_mean("LeastConn", ["RoundRobin", "LeastOutstanding", "Random"]),
+            None
+        );
+        assert_eq!(did_you_mean("x", ["y", "zz"]), None);
+        assert_eq!(did_you_mean("x", ["y", "xz"]), Some("xz"));
+        assert_eq!(did_you_mean("C", ["A", "B"]), None);
+        assert_eq!(did_you_mean("", ["", "a"]), Some(""));
         assert_eq!(did_you_mean("leader", ["db-1", "edge"]), None);
         assert_eq!(did_you_mean("edge", ["edge", "edg"]), Some("edge"));
         assert_eq!(did_you_mean("a", std::iter::empty::<&str>()), None);
@@ -416,7 +453,10 @@ mod tests {
     #[test]
     fn unknown_name_hints() {
         let d = Diagnostic::unknown_name("components[0].node", "node", "db-4", ["db-1", "edge"]);
-        assert_eq!(d.to_string(), "components[0].node: unknown node `db-4`\n  hint: did you mean `db-1`?");
+        assert_eq!(
+            d.to_string(),
+            "components[0].node: unknown node `db-4`\n  hint: did you mean `db-1`?"
+        );
         let d = Diagnostic::unknown_name("faults[2]", "node", "zzz", ["db-1", "edge"]);
         assert_eq!(d.hint.as_deref(), Some("expected one of `db-1`, `edge`"));
         let d = Diagnostic::unknown_name("x", "node", "zzz", std::iter::empty());
@@ -431,7 +471,8 @@ mod tests {
         let err = ScenarioError::semantic(
             Path::new("s.ron"),
             vec![
-                Diagnostic::new("components[3].node", "unknown node `db-4`").with_hint("did you mean `db-1`?"),
+                Diagnostic::new("components[3].node", "unknown node `db-4`")
+                    .with_hint("did you mean `db-1`?"),
                 Diagnostic::new("", "no nodes declared"),
             ],
         );
@@ -453,20 +494,33 @@ mod tests {
             file: "missing.ron".into(),
             source: std::io::Error::new(std::io::ErrorKind::NotFound, "not found"),
         };
-        assert_eq!(err.to_string(), "error: missing.ron: cannot read the scenario file: not found");
+        assert_eq!(
+            err.to_string(),
+            "error: missing.ron: cannot read the scenario file: not found"
+        );
         assert!(std::error::Error::source(&err).is_some());
     }
 
     #[test]
     fn snippet_matches_target_layout() {
-        let line = r#"        (name: "lb", node: "edge", kind: LoadBalancer(policy: LeastConn, backends: ["r1"])),"#;
+        let line = r#"        (name: "lb", node: "edge", kind: LoadBalancer(policy: LeastConn)),"#;
         let source = format!("{}{line}\n)", "\n".repeat(10));
         let col = line.find("LeastConn").unwrap() + 1;
         let s = render_snippet(&source, (11, col), (11, col + 9));
         let expected = format!("   |\n11 | {line}\n   | {}^^^^^^^^^", " ".repeat(col - 1));
         assert_eq!(s, expected);
-        let err = ScenarioError::syntax(Path::new("x.ron"), &source, (11, col), (11, col + 9), "a.b", "boom");
-        assert_eq!(err.to_string(), format!("error: x.ron:11:{col}: a.b: boom\n{expected}"));
+        let err = ScenarioError::syntax(
+            Path::new("x.ron"),
+            &source,
+            (11, col),
+            (11, col + 9),
+            "a.b",
+            "boom",
+        );
+        assert_eq!(
+            err.to_string(),
+            format!("error: x.ron:11:{col}: a.b: boom\n{expected}")
+        );
         assert_eq!(err.line_column(), Some((11, col)));
         let root = ScenarioError::syntax(Path::new("x.ron"), &source, (1, 1), (1, 1), ".", "boom");
         assert!(root.to_string().starts_with("error: x.ron:1:1: boom\n"));
@@ -475,24 +529,51 @@ mod tests {
     #[test]
     fn snippet_edge_cases() {
         // Empty span: one caret.
-        assert_eq!(render_snippet("abc", (1, 2), (1, 2)), "  |\n1 | abc\n  |  ^");
+        assert_eq!(
+            render_snippet("abc", (1, 2), (1, 2)),
+            "  |\n1 | abc\n  |  ^"
+        );
         // Multi-line span: underline to the end of the first line.
-        assert_eq!(render_snippet("abcdef\nxyz", (1, 3), (2, 2)), "  |\n1 | abcdef\n  |   ^^^^");
+        assert_eq!(
+            render_snippet("abcdef\nxyz", (1, 3), (2, 2)),
+            "  |\n1 | abcdef\n  |   ^^^^"
+        );
         // End before start: one caret.
-        assert_eq!(render_snippet("abc", (1, 3), (1, 1)), "  |\n1 | abc\n  |   ^");
+        assert_eq!(
+            render_snippet("abc", (1, 3), (1, 1)),
+            "  |\n1 | abc\n  |   ^"
+        );
         // Past the end of the line and of the file.
-        assert_eq!(render_snippet("abc", (1, 9), (1, 12)), "  |\n1 | abc\n  |    ^");
+        assert_eq!(
+            render_snippet("abc", (1, 9), (1, 12)),
+            "  |\n1 | abc\n  |    ^"
+        );
         assert_eq!(render_snippet("abc\n", (2, 1), (2, 1)), "  |\n2 |\n  | ^");
         assert_eq!(render_snippet("abc", (7, 4), (7, 4)), "  |\n7 |\n  | ^");
         assert_eq!(render_snippet("", (1, 1), (1, 1)), "  |\n1 |\n  | ^");
         assert_eq!(render_snippet("abc", (0, 0), (0, 0)), "");
         // Tabs expand to four columns, CRLF is stripped, control characters are replaced.
-        assert_eq!(render_snippet("\tab\r\n", (1, 2), (1, 3)), "  |\n1 |     ab\n  |     ^");
-        assert_eq!(render_snippet("a\u{7}b", (1, 3), (1, 4)), "  |\n1 | a\u{FFFD}b\n  |   ^");
+        assert_eq!(
+            render_snippet("\tab\r\n", (1, 2), (1, 3)),
+            "  |\n1 |     ab\n  |     ^"
+        );
+        assert_eq!(
+            render_snippet("a\u{7}b", (1, 3), (1, 4)),
+            "  |\n1 | a\u{FFFD}b\n  |   ^"
+        );
         // Non-ASCII: columns count characters; wide characters take two cells.
-        assert_eq!(render_snippet("é: x", (1, 4), (1, 5)), "  |\n1 | é: x\n  |    ^");
-        assert_eq!(render_snippet("名前: x", (1, 5), (1, 6)), "  |\n1 | 名前: x\n  |       ^");
-        assert_eq!(render_snippet("a\u{301}b", (1, 3), (1, 4)), "  |\n1 | a\u{301}b\n  |  ^");
+        assert_eq!(
+            render_snippet("é: x", (1, 4), (1, 5)),
+            "  |\n1 | é: x\n  |    ^"
+        );
+        assert_eq!(
+            render_snippet("名前: x", (1, 5), (1, 6)),
+            "  |\n1 | 名前: x\n  |       ^"
+        );
+        assert_eq!(
+            render_snippet("a\u{301}b", (1, 3), (1, 4)),
+            "  |\n1 | a\u{301}b\n  |  ^"
+        );
     }
 
     #[test]
@@ -500,7 +581,10 @@ mod tests {
         let line = format!("{}TARGET{}", "x".repeat(300), "y".repeat(300));
         let s = render_snippet(&line, (1, 301), (1, 307));
         let lines: Vec<&str> = s.lines().collect();
-        assert!(lines[1].starts_with("1 | …x") && lines[1].ends_with("y…"), "{s}");
+        assert!(
+            lines[1].starts_with("1 | …x") && lines[1].ends_with("y…"),
+            "{s}"
+        );
         assert!(lines[1].chars().count() <= MAX_SNIPPET_WIDTH + 8, "{s}");
         let caret_at = lines[2].find('^').unwrap();
         assert_eq!(&lines[1][caret_at + 2..caret_at + 2 + 6], "TARGET", "{s}");
@@ -509,11 +593,25 @@ mod tests {
 
     #[test]
     fn snippet_never_panics() {
-        let sources = ["", "\n", "a", "é\t\r\n名\u{0}", "((\n\n))", "\r\r\r", "x\n\ny\n"];
+        let sources = [
+            "",
+            "\n",
+            "a",
+            "é\t\r\n名\u{0}",
+            "((\n\n))",
+            "\r\r\r",
+            "x\n\ny\n",
+        ];
         for src in sources {
             for l in 0..6 {
                 for c in 0..8 {
-                    for (el, ec) in [(0, 0), (l, c), (l, c + 3), (l + 1, 1), (usize::MAX, usize::MAX)] {
+                    for (el, ec) in [
+                        (0, 0),
+                        (l, c),
+                        (l, c + 3),
+                        (l + 1, 1),
+                        (usize::MAX, usize::MAX),
+                    ] {
                         let s = render_snippet(src, (l, c), (el, ec));
                         assert!(l == 0 || s.contains('^'));
                     }

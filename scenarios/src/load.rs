@@ -74,8 +74,10 @@ pub fn from_str<T: DeserializeOwned>(source: &str, file: &Path) -> Result<T, Sce
 /// file that is not UTF-8 is a [`ScenarioError::Syntax`] pointing at the first bad byte.
 pub fn from_file<T: DeserializeOwned>(path: impl AsRef<Path>) -> Result<T, ScenarioError> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path)
-        .map_err(|source| ScenarioError::Io { file: path.to_path_buf(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| ScenarioError::Io {
+        file: path.to_path_buf(),
+        source,
+    })?;
     let source = match String::from_utf8(bytes) {
         Ok(source) => source,
         Err(e) => {
@@ -124,7 +126,15 @@ fn syntax_error(file: &Path, source: &str, path: &str, e: SpannedError) -> Scena
         (e.span.start.line, e.span.start.col),
         (e.span.end.line, e.span.end.col),
     );
-    let found = token_at(source, start);
+    // For "expected X" errors ron's cursor (the span end) sits on the offending input; the
+    // span start is just where the previous token began. Point at the cursor.
+    let text = base_message(&e.code);
+    let (start, end) = if at_cursor(&e.code, &text) {
+        (end, end)
+    } else {
+        (start, end)
+    };
+    let text = with_found(text, token_at(source, start));
     let start = position_at(source, start);
     let end = position_at(source, end);
     // `serde_path_to_error` prints the root as `.` and unknown segments as `?`.
@@ -133,7 +143,20 @@ fn syntax_error(file: &Path, source: &str, path: &str, e: SpannedError) -> Scena
         path = p;
     }
     let path = if path == "." || path == "?" { "" } else { path };
-    ScenarioError::syntax(file, source, start, end, path, message(&e.code, found))
+    ScenarioError::syntax(
+        file,
+        source,
+        start,
+        end,
+        path,
+        with_suggestion(text, &e.code),
+    )
+}
+
+/// Whether `code` (rendered as `text`) describes the input at the parser's cursor rather than
+/// the token just read: ron's bare "expected X" errors and the end of input.
+fn at_cursor(code: &RonError, text: &str) -> bool {
+    matches!(code, RonError::Eof) || (text.starts_with("expected ") && !text.contains("found"))
 }
 
 /// Byte offsets of a ron span, adjusted for display: leading whitespace inside the span is
@@ -166,7 +189,10 @@ fn offset_of(source: &str, (line, column): (usize, usize)) -> usize {
     }
     let rest = &source[offset..];
     let line_len = rest.find('\n').unwrap_or(rest.len());
-    let within = rest.char_indices().nth(column.saturating_sub(1)).map_or(rest.len(), |(i, _)| i);
+    let within = rest
+        .char_indices()
+        .nth(column.saturating_sub(1))
+        .map_or(rest.len(), |(i, _)| i);
     offset + within.min(line_len)
 }
 
@@ -199,7 +225,12 @@ fn token_at(source: &str, offset: usize) -> &str {
 /// "did you mean" for near-miss names and, for bare "expected X" messages, what was found
 /// (`found` is the source token at the error).
 fn message(code: &RonError, found: &str) -> String {
-    let mut text = match code {
+    with_suggestion(with_found(base_message(code), found), code)
+}
+
+/// ron's message for `code`, reworded where it reads oddly and with a lower-case first word.
+fn base_message(code: &RonError) -> String {
+    match code {
         RonError::TrailingCharacters => "trailing characters after the scenario (only \
              whitespace and comments may follow it)"
             .to_owned(),
@@ -209,7 +240,11 @@ fn message(code: &RonError, found: &str) -> String {
             None => format!("missing field `{field}`"),
         },
         other => lowercase_first_word(&other.to_string()),
-    };
+    }
+}
+
+/// Appends what was found to a bare "expected X" message.
+fn with_found(mut text: String, found: &str) -> String {
     if text.starts_with("expected ") && !text.contains("found") {
         if found.is_empty() {
             text.push_str(", found the end of the file");
@@ -217,11 +252,19 @@ fn message(code: &RonError, found: &str) -> String {
             text.push_str(&format!(", found `{found}`"));
         }
     }
+    text
+}
+
+/// Appends "did you mean" to unknown-variant and unknown-field messages with a near miss
+/// among several choices (with a single choice ron's message already names it).
+fn with_suggestion(mut text: String, code: &RonError) -> String {
     let suggestion = match code {
-        RonError::NoSuchEnumVariant { expected, found, .. }
-        | RonError::NoSuchStructField { expected, found, .. }
-            if expected.len() > 1 =>
-        {
+        RonError::NoSuchEnumVariant {
+            expected, found, ..
+        }
+        | RonError::NoSuchStructField {
+            expected, found, ..
+        } if expected.len() > 1 => {
             did_you_mean(found, expected.iter().copied()).filter(|s| s != found)
         }
         _ => None,
@@ -237,7 +280,9 @@ fn message(code: &RonError, found: &str) -> String {
 fn lowercase_first_word(text: &str) -> String {
     let mut chars = text.chars();
     match (chars.next(), chars.next()) {
-        (Some(first), Some(second)) if first.is_ascii_uppercase() && second.is_ascii_lowercase() => {
+        (Some(first), Some(second))
+            if first.is_ascii_uppercase() && second.is_ascii_lowercase() =>
+        {
             let mut out = first.to_ascii_lowercase().to_string();
             out.push_str(&text[1..]);
             out
@@ -318,7 +363,8 @@ Scenario(
         (name: "r1", node: "db-1", kind: Replica(election_timeout: "150ms")),
         (name: "r2", node: "db-2", kind: Replica(election_timeout: "150ms")),
         (name: "clients", node: "edge", kind: Client(rate: "500/s", target: "lb")),
-        (name: "lb", node: "edge", kind: LoadBalancer(policy: LeastOutstanding, backends: ["r1", "r2"])),
+        (name: "lb", node: "edge",
+            kind: LoadBalancer(policy: LeastOutstanding, backends: ["r1", "r2"])),
         (name: "sink", node: "edge", kind: Sink),
     ],
 )
@@ -342,7 +388,13 @@ Scenario(
 
     fn syntax_parts(err: &ScenarioError) -> (usize, usize, &str, &str) {
         match err {
-            ScenarioError::Syntax { line, column, path, message, .. } => (*line, *column, path, message),
+            ScenarioError::Syntax {
+                line,
+                column,
+                path,
+                message,
+                ..
+            } => (*line, *column, path, message),
             other => panic!("not a syntax error: {other}"),
         }
     }
@@ -362,10 +414,19 @@ Scenario(
         assert_eq!(s.seed, 42);
         assert_eq!(s.duration.to_string(), "30s");
         assert_eq!(s.loss.unwrap().to_ppm(), 1000);
-        assert_eq!(s.components[2].kind, Kind::Client { rate: "500/s".parse().unwrap(), target: "lb".into() });
+        assert_eq!(
+            s.components[2].kind,
+            Kind::Client {
+                rate: "500/s".parse().unwrap(),
+                target: "lb".into()
+            }
+        );
         assert_eq!(
             s.components[3].kind,
-            Kind::LoadBalancer(LoadBalancer { policy: Policy::LeastOutstanding, backends: vec!["r1".into(), "r2".into()] })
+            Kind::LoadBalancer(LoadBalancer {
+                policy: Policy::LeastOutstanding,
+                backends: vec!["r1".into(), "r2".into()]
+            })
         );
         // An explicit header is still accepted.
         let with_header = format!("#![enable(implicit_some, unwrap_variant_newtypes)]\n{VALID}");
@@ -389,10 +450,17 @@ Scenario(
         let (line, col, path, message) = syntax_parts(&err);
         assert_eq!((line, col), position_of(&source, "LeastConn"));
         assert_eq!(path, "components[3].kind.LoadBalancer.policy");
-        assert!(message.starts_with("unexpected variant named `LeastConn`"), "{message}");
+        assert!(
+            message.starts_with("unexpected variant named `LeastConn`"),
+            "{message}"
+        );
         assert!(message.contains("`RoundRobin`"), "{message}");
         let text = err.to_string();
-        assert!(text.starts_with(&format!("error: scenarios/x.ron:{line}:{col}: components[3].kind.LoadBalancer.policy: unexpected variant")), "{text}");
+        let head = format!(
+            "error: scenarios/x.ron:{line}:{col}: components[3].kind.LoadBalancer.policy: \
+             unexpected variant named `LeastConn`"
+        );
+        assert!(text.starts_with(&head), "{text}");
         let last = text.lines().last().unwrap();
         let gutter = line.to_string().len();
         assert_eq!(last.find('^').unwrap(), gutter + 3 + col - 1, "{text}");
@@ -403,7 +471,10 @@ Scenario(
     fn near_miss_variant_gets_suggestion() {
         let (err, _) = err_after("LeastOutstanding", "LeastOutstandng");
         let (_, _, _, message) = syntax_parts(&err);
-        assert!(message.ends_with("did you mean `LeastOutstanding`?"), "{message}");
+        assert!(
+            message.ends_with("did you mean `LeastOutstanding`?"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -412,11 +483,22 @@ Scenario(
         let (line, col, path, message) = syntax_parts(&err);
         assert_eq!((line, col), position_of(&source, "nmae"));
         assert_eq!(path, "nodes[1].nmae");
-        assert!(message.contains("unexpected field named `nmae`"), "{message}");
+        assert!(
+            message.contains("unexpected field named `nmae`"),
+            "{message}"
+        );
         assert!(message.ends_with("expected `name` instead"), "{message}");
         let text = err.to_string();
-        assert!(text.contains(&format!("x.ron:{line}:{col}: nodes[1].nmae: unexpected field")), "{text}");
-        assert!(text.ends_with(&format!("{}^^^^", " ".repeat(col))), "{text}");
+        assert!(
+            text.contains(&format!(
+                "x.ron:{line}:{col}: nodes[1].nmae: unexpected field"
+            )),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(&format!("{}^^^^", " ".repeat(col))),
+            "{text}"
+        );
 
         // With several fields to choose from, a near miss gets a suggestion.
         let (err, source) = err_after(r#"node: "db-1""#, r#"ndoe: "db-1""#);
@@ -434,7 +516,12 @@ Scenario(
         assert_eq!((line, col), position_of(&source, "7)"));
         assert_eq!(message, "expected string, found `7`");
         let text = err.to_string();
-        assert!(text.contains(&format!("x.ron:{line}:{col}: nodes[1].name: expected string")), "{text}");
+        assert!(
+            text.contains(&format!(
+                "x.ron:{line}:{col}: nodes[1].name: expected string"
+            )),
+            "{text}"
+        );
         assert!(text.ends_with(&format!("{}^", " ".repeat(col))), "{text}");
 
         // The value on the next line: the caret follows it.
@@ -450,15 +537,25 @@ Scenario(
         let (err, source) = err_after(r#""500/s""#, r#""0/s""#);
         let (line, col, path, message) = syntax_parts(&err);
         assert_eq!(path, "components[2].kind.Client.rate");
-        assert!(message.contains("invalid rate `0/s`: a rate must be > 0"), "{message}");
+        assert!(
+            message.contains("invalid rate `0/s`: a rate must be > 0"),
+            "{message}"
+        );
         // The underline covers the whole string literal.
         assert_eq!((line, col), position_of(&source, "\"0/s\""));
-        assert!(err.to_string().ends_with(&format!("{}^^^^^", " ".repeat(col))), "{err}");
+        assert!(
+            err.to_string()
+                .ends_with(&format!("{}^^^^^", " ".repeat(col))),
+            "{err}"
+        );
 
         let (err, _) = err_after(r#""30s""#, "30");
         let (_, _, path, message) = syntax_parts(&err);
         assert_eq!(path, "duration");
-        assert!(message.contains("a bare number is not a duration"), "{message}");
+        assert!(
+            message.contains("a bare number is not a duration"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -477,7 +574,10 @@ Scenario(
         assert_eq!((line, col), position_of(&source, "junk"));
         assert_eq!(path, "");
         assert!(message.starts_with("trailing characters"), "{message}");
-        assert!(err.to_string().contains(&format!("error: scenarios/x.ron:{line}:{col}: trailing")));
+        assert!(
+            err.to_string()
+                .contains(&format!("error: scenarios/x.ron:{line}:{col}: trailing"))
+        );
         // Whitespace and comments after the value are fine.
         load(&format!("{VALID}\n  /* c */ // d\n\n")).unwrap();
     }
@@ -496,7 +596,9 @@ Scenario(
 
     #[test]
     fn non_ascii_columns_count_characters() {
-        let source = VALID.replace(r#"(name: "db-1")"#, r#"(name: "ノード-1")"#).replace("(name: \"db-2\")", "(name: \"é\", zone: 1)");
+        let source = VALID
+            .replace(r#"(name: "db-1")"#, r#"(name: "ノード-1")"#)
+            .replace("(name: \"db-2\")", "(name: \"é\", zone: 1)");
         let err = load(&source).unwrap_err();
         let (line, col, path, _) = syntax_parts(&err);
         assert_eq!((line, col), position_of(&source, "zone"));
@@ -507,8 +609,15 @@ Scenario(
         let carets = lines[3];
         // The caret sits under `zone` (each character here is one column wide).
         let caret_col = carets.chars().position(|c| c == '^').unwrap();
-        let zone_col = shown.find("zone").map(|b| shown[..b].chars().count()).unwrap();
-        let wide = shown.chars().take(zone_col).filter(|c| *c >= 'ぁ' && *c <= 'ヿ').count();
+        let zone_col = shown
+            .find("zone")
+            .map(|b| shown[..b].chars().count())
+            .unwrap();
+        let wide = shown
+            .chars()
+            .take(zone_col)
+            .filter(|c| *c >= 'ぁ' && *c <= 'ヿ')
+            .count();
         assert_eq!(caret_col, zone_col + wide, "{text}");
     }
 
@@ -517,7 +626,11 @@ Scenario(
         let missing = PathBuf::from("/nonexistent/dir/none.ron");
         let err = from_file::<Scenario>(&missing).unwrap_err();
         assert!(matches!(&err, ScenarioError::Io { file, .. } if file == &missing));
-        assert!(err.to_string().starts_with("error: /nonexistent/dir/none.ron: cannot read"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("error: /nonexistent/dir/none.ron: cannot read"),
+            "{err}"
+        );
 
         let dir = std::env::temp_dir().join(format!("clustersim-load-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -556,7 +669,16 @@ Scenario(
         for (i, _) in VALID.char_indices() {
             let _ = load(&VALID[i..]);
         }
-        for junk in ["(((((((((", "]", "\"", "r#\"", "Scenario(seed: -1)", "\u{0}", "#![enable(", &"[".repeat(10_000)] {
+        for junk in [
+            "(((((((((",
+            "]",
+            "\"",
+            "r#\"",
+            "Scenario(seed: -1)",
+            "\u{0}",
+            "#![enable(",
+            &"[".repeat(10_000),
+        ] {
             let _ = load(junk).unwrap_err().to_string();
         }
     }
@@ -569,5 +691,4 @@ Scenario(
         assert_eq!(lowercase_first_word(""), "");
         assert_eq!(lowercase_first_word("É"), "É");
     }
-
 }

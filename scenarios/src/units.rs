@@ -7,13 +7,13 @@
 //! report failures with [`serde::de::Error::custom`] / `invalid_type`, so the RON loader
 //! attaches the line, column and field path automatically (see [`crate::load`]).
 //!
-//! | type            | examples                                              | stored as            |
-//! |-----------------|-------------------------------------------------------|----------------------|
-//! | [`Duration`]    | `"250us"`, `"5ms"`, `"1.5s"`, `"2m"`                  | integer nanoseconds  |
-//! | [`Rate`]        | `"1500/s"`, `"90/min"`, `"2.5k/s"`, `"3/h"`, `"1M/s"` | `f64` events/second  |
-//! | [`ByteSize`]    | `"512B"`, `"64KiB"`, `"1.5MB"`, `4096`                | integer bytes        |
-//! | [`Bandwidth`]   | `"1Gbps"`, `"100Mbps"`, `"10MB/s"`, `"1GiB/s"`        | integer bits/second  |
-//! | [`Probability`] | `0.001`, `"0.1%"`, `"1/1000"`                         | `f64` in `[0, 1]`    |
+//! | type            | examples                                              | stored as        |
+//! |-----------------|-------------------------------------------------------|------------------|
+//! | [`Duration`]    | `"250us"`, `"5ms"`, `"1.5s"`, `"2m"`                  | integer ns       |
+//! | [`Rate`]        | `"1500/s"`, `"90/min"`, `"2.5k/s"`, `"3/h"`, `"1M/s"` | `f64` per second |
+//! | [`ByteSize`]    | `"512B"`, `"64KiB"`, `"1.5MB"`, `4096`                | integer bytes    |
+//! | [`Bandwidth`]   | `"1Gbps"`, `"100Mbps"`, `"10MB/s"`, `"1GiB/s"`        | integer bit/s    |
+//! | [`Probability`] | `0.001`, `"0.1%"`, `"1/1000"`                         | `f64` in [0, 1]  |
 //!
 //! Numbers inside the text are plain decimals (`12`, `1.5`): no sign, no exponent, no `_`
 //! separators, and a `.` must have digits on both sides.
@@ -28,7 +28,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Why a quantity text (or number) was rejected.
 ///
-/// `Display` renders `invalid <what> `<found>`: <reason>; expected <grammar>`, so the message
+/// `Display` renders ``invalid <what> `<found>`: <reason>; expected <grammar>``, so the message
 /// alone tells the user what was wrong and what to write instead.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("invalid {what} `{found}`: {reason}; expected {grammar}")]
@@ -49,7 +49,9 @@ pub struct UnitError {
 
 /// Splits `s` into its leading run of ASCII digits and `.`, and the rest.
 fn split_number(s: &str) -> (&str, &str) {
-    let end = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let end = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
     s.split_at(end)
 }
 
@@ -62,20 +64,32 @@ fn decimal_parts(number: &str) -> Result<(&str, &str), &'static str> {
     let well_formed = !int.is_empty()
         && int.bytes().all(|b| b.is_ascii_digit())
         && frac.bytes().all(|b| b.is_ascii_digit())
-        && (frac.is_empty() == !number.contains('.'));
-    if well_formed { Ok((int, frac)) } else { Err("malformed number") }
+        && (!number.contains('.') || !frac.is_empty());
+    if well_formed {
+        Ok((int, frac))
+    } else {
+        Err("malformed number")
+    }
 }
 
 /// Parses a plain decimal (`12`, `1.5`) as `f64`.
 fn parse_decimal_f64(number: &str) -> Result<f64, &'static str> {
     decimal_parts(number)?;
     let v: f64 = number.parse().map_err(|_| "malformed number")?;
-    if v.is_finite() { Ok(v) } else { Err("number too large") }
+    if v.is_finite() {
+        Ok(v)
+    } else {
+        Err("number too large")
+    }
 }
 
 /// `number * unit` in exact integer math. `fraction_reason` is reported when the result is
 /// not a whole number.
-fn scale_exact(number: &str, unit: u64, fraction_reason: &'static str) -> Result<u64, &'static str> {
+fn scale_exact(
+    number: &str,
+    unit: u64,
+    fraction_reason: &'static str,
+) -> Result<u64, &'static str> {
     let (int, frac) = decimal_parts(number)?;
     let int: u64 = int.parse().map_err(|_| "number too large")?;
     let mut total = int.checked_mul(unit).ok_or("number too large")?;
@@ -86,7 +100,7 @@ fn scale_exact(number: &str, unit: u64, fraction_reason: &'static str) -> Result
         let frac_v: u128 = frac.parse().map_err(|_| "malformed number")?;
         let scale = 10u128.pow(frac.len() as u32);
         let scaled = frac_v * u128::from(unit);
-        if scaled % scale != 0 {
+        if !scaled.is_multiple_of(scale) {
             return Err(fraction_reason);
         }
         let add = u64::try_from(scaled / scale).map_err(|_| "number too large")?;
@@ -110,7 +124,7 @@ fn format_exact(value: u64, unit: u64, suffix: &str) -> Option<String> {
     let mut scale = 1u128;
     for digits in 1..=12usize {
         scale *= 10;
-        if (rem * scale) % unit == 0 {
+        if (rem * scale).is_multiple_of(unit) {
             let frac = format!("{:0digits$}", rem * scale / unit);
             return Some(format!("{int}.{}{suffix}", frac.trim_end_matches('0')));
         }
@@ -162,7 +176,10 @@ trait UnitText: Sized {
         Err(UnitError {
             what: Self::WHAT,
             found: n.to_string(),
-            reason: format!("a bare number is not a {}; write it as text with a unit", Self::WHAT),
+            reason: format!(
+                "a bare number is not a {}; write it as text with a unit",
+                Self::WHAT
+            ),
             grammar: Self::GRAMMAR,
         }
         .to_string())
@@ -211,8 +228,13 @@ impl<T: UnitText> Visitor<'_> for UnitVisitor<T> {
 }
 
 fn too_large<T: UnitText>(found: String) -> String {
-    UnitError { what: T::WHAT, found, reason: "number too large".into(), grammar: T::GRAMMAR }
-        .to_string()
+    UnitError {
+        what: T::WHAT,
+        found,
+        reason: "number too large".into(),
+        grammar: T::GRAMMAR,
+    }
+    .to_string()
 }
 
 fn deserialize_unit<'de, D: Deserializer<'de>, T: UnitText>(d: D) -> Result<T, D::Error> {
@@ -451,10 +473,11 @@ const BYTE_UNITS: [(&str, u64); 10] = [
 /// A size in whole bytes.
 ///
 /// Grammar: a bare non-negative integer (bytes, as a RON number or as text), or
-/// `<number><unit>` with unit `B`, `KB` (or `kB`), `MB`, `GB`, `TB` (powers of 1000) or `KiB`,
-/// `MiB`, `GiB`, `TiB` (powers of 1024). Examples: `"512B"`, `"64KiB"`, `"1MiB"`, `"2GiB"`,
-/// `"1KB"` (1000), `"1.5MB"` (1,500,000), `4096`. Fractions must come to a whole number of
-/// bytes (`"0.5KiB"` is fine, `"1.5B"` is not). Prints back as the shortest exact form.
+/// `<number><unit>` (a space between them is allowed) with unit `B`, `KB` (or `kB`), `MB`,
+/// `GB`, `TB` (powers of 1000) or `KiB`, `MiB`, `GiB`, `TiB` (powers of 1024). Examples:
+/// `"512B"`, `"64KiB"`, `"1MiB"`, `"2GiB"`, `"1KB"` (1000), `"1.5MB"` (1,500,000), `4096`.
+/// Fractions must come to a whole number of bytes (`"0.5KiB"` is fine, `"1.5B"` is not).
+/// Prints back as the shortest exact form.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ByteSize(pub u64);
 
@@ -497,7 +520,9 @@ impl FromStr for ByteSize {
                 None => return Err(err(&format!("unknown unit `{unit}`"))),
             }
         };
-        scale_exact(number, scale, "not a whole number of bytes").map(ByteSize).map_err(err)
+        scale_exact(number, scale, "not a whole number of bytes")
+            .map(ByteSize)
+            .map_err(err)
     }
 }
 
@@ -506,7 +531,9 @@ impl fmt::Display for ByteSize {
         if self.0 == 0 {
             return f.write_str("0B");
         }
-        let candidates = BYTE_UNITS[..9].iter().filter_map(|&(u, scale)| format_exact(self.0, scale, u));
+        let candidates = BYTE_UNITS[..9]
+            .iter()
+            .filter_map(|&(u, scale)| format_exact(self.0, scale, u));
         match shortest(candidates) {
             Some(text) => f.write_str(&text),
             None => write!(f, "{}B", self.0),
@@ -583,12 +610,12 @@ const BANDWIDTH_UNITS: [(&str, u64); 15] = [
 
 /// A link bandwidth in whole bits per second (> 0).
 ///
-/// Grammar: `<number><unit>` with a bit-rate unit `bps`, `Kbps` (or `kbps`), `Mbps`, `Gbps`,
-/// `Tbps` (powers of 1000) or a byte-rate unit `B/s`, `KB/s` (or `kB/s`), `MB/s`, `GB/s`
-/// (powers of 1000, ×8 bits) or `KiB/s`, `MiB/s`, `GiB/s` (powers of 1024, ×8 bits).
-/// Examples: `"1Gbps"`, `"100Mbps"`, `"10Kbps"`, `"800bps"`, `"10MB/s"` (80,000,000 bit/s),
-/// `"1GiB/s"`. Must be > 0 and a whole number of bits per second. Prints back as the shortest
-/// exact form (bit units win ties).
+/// Grammar: `<number><unit>` (a space between them is allowed) with a bit-rate unit `bps`
+/// (or `bit/s`), `Kbps` (or `kbps`), `Mbps`, `Gbps`, `Tbps` (powers of 1000) or a byte-rate
+/// unit `B/s`, `KB/s` (or `kB/s`), `MB/s`, `GB/s` (powers of 1000, ×8 bits) or `KiB/s`,
+/// `MiB/s`, `GiB/s` (powers of 1024, ×8 bits). Examples: `"1Gbps"`, `"100Mbps"`,
+/// `"10Kbps"`, `"800bps"`, `"10MB/s"` (80,000,000 bit/s), `"1GiB/s"`. Must be > 0 and a whole
+/// number of bits per second. Prints back as the shortest exact form (bit units win ties).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Bandwidth(u64);
 
@@ -650,7 +677,8 @@ impl FromStr for Bandwidth {
             None if unit.is_empty() => return Err(err("empty text")),
             None => return Err(err(&format!("unknown unit `{unit}`"))),
         };
-        let bits = scale_exact(number, scale, "not a whole number of bits per second").map_err(err)?;
+        let bits =
+            scale_exact(number, scale, "not a whole number of bits per second").map_err(err)?;
         if bits == 0 {
             return Err(err("a bandwidth must be > 0"));
         }
@@ -660,8 +688,9 @@ impl FromStr for Bandwidth {
 
 impl fmt::Display for Bandwidth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let candidates =
-            BANDWIDTH_UNITS[..12].iter().filter_map(|&(u, scale)| format_exact(self.0, scale, u));
+        let candidates = BANDWIDTH_UNITS[..12]
+            .iter()
+            .filter_map(|&(u, scale)| format_exact(self.0, scale, u));
         match shortest(candidates) {
             Some(text) => f.write_str(&text),
             None => write!(f, "{}bps", self.0),
@@ -694,8 +723,8 @@ impl Serialize for Bandwidth {
 // Probability
 // ---------------------------------------------------------------------------------------------
 
-const PROBABILITY_GRAMMAR: &str = "a probability between 0 and 1 inclusive: a number \
-     (0.001), a percentage (\"0.1%\") or a fraction (\"1/1000\")";
+const PROBABILITY_GRAMMAR: &str = "a probability: a number from 0 to 1 (0.001), a percentage \
+     (\"0.1%\") or a fraction (\"1/1000\")";
 
 /// A probability in `[0, 1]`.
 ///
@@ -724,8 +753,8 @@ impl Probability {
             Err(UnitError {
                 what: "probability",
                 found: found.to_owned(),
-                reason: "out of range; a probability must be between 0 and 1 inclusive \
-                         (0% to 100%)"
+                reason: "out of range: a probability must be between 0 and 1 inclusive (0% to \
+                         100%)"
                     .into(),
                 grammar: PROBABILITY_GRAMMAR,
             })
@@ -824,7 +853,12 @@ mod tests {
 
     fn round_trip<T>(value: T)
     where
-        T: Serialize + serde::de::DeserializeOwned + PartialEq + fmt::Debug + fmt::Display + FromStr,
+        T: Serialize
+            + serde::de::DeserializeOwned
+            + PartialEq
+            + fmt::Debug
+            + fmt::Display
+            + FromStr,
         <T as FromStr>::Err: fmt::Debug,
     {
         let ron_text = ron::to_string(&value).unwrap();
@@ -836,7 +870,13 @@ mod tests {
 
     #[test]
     fn duration_accepts_and_round_trips() {
-        for (text, ns) in [("250us", 250_000), ("5ms", 5_000_000), ("1.5s", 1_500_000_000), ("2m", 120_000_000_000), ("0", 0)] {
+        for (text, ns) in [
+            ("250us", 250_000),
+            ("5ms", 5_000_000),
+            ("1.5s", 1_500_000_000),
+            ("2m", 120_000_000_000),
+            ("0", 0),
+        ] {
             let d: Duration = text.parse().unwrap();
             assert_eq!(d.get().as_nanos(), ns, "{text}");
             let from_ron: Duration = ron_de(&format!("{text:?}")).unwrap();
@@ -844,16 +884,25 @@ mod tests {
             assert_eq!(d.to_string(), text);
             round_trip(d);
         }
-        assert_eq!(ron::to_string(&Duration(SimDuration::from_millis(1500))).unwrap(), "\"1.5s\"");
+        assert_eq!(
+            ron::to_string(&Duration(SimDuration::from_millis(1500))).unwrap(),
+            "\"1.5s\""
+        );
     }
 
     #[test]
     fn duration_rejects_with_grammar() {
         let e = ron_de::<Duration>("\"5 parsecs\"").unwrap_err();
-        assert!(e.contains("invalid duration `5 parsecs`: unknown unit"), "{e}");
+        assert!(
+            e.contains("invalid duration `5 parsecs`: unknown unit"),
+            "{e}"
+        );
         assert!(e.contains("\"250us\""), "{e}");
         let e = ron_de::<Duration>("5").unwrap_err();
-        assert!(e.contains("invalid duration `5`: a bare number is not a duration"), "{e}");
+        assert!(
+            e.contains("invalid duration `5`: a bare number is not a duration"),
+            "{e}"
+        );
         assert!(e.contains("\"5ms\""), "{e}");
         let e = ron_de::<Duration>("true").unwrap_err();
         assert!(e.contains("a duration: a number followed by a unit"), "{e}");
@@ -882,8 +931,14 @@ mod tests {
         assert_eq!("3/h".parse::<Rate>().unwrap().to_string(), "3/h");
         assert_eq!("90/min".parse::<Rate>().unwrap().to_string(), "1.5/s");
         assert_eq!("2.5k/s".parse::<Rate>().unwrap().to_string(), "2500/s");
-        assert_eq!("500/s".parse::<Rate>().unwrap().mean_interval(), SimDuration::from_millis(2));
-        assert_eq!(Rate::new(4.0).unwrap().mean_interval(), SimDuration::from_millis(250));
+        assert_eq!(
+            "500/s".parse::<Rate>().unwrap().mean_interval(),
+            SimDuration::from_millis(2)
+        );
+        assert_eq!(
+            Rate::new(4.0).unwrap().mean_interval(),
+            SimDuration::from_millis(250)
+        );
     }
 
     #[test]
@@ -892,7 +947,10 @@ mod tests {
             ("0/s", "a rate must be > 0"),
             ("0.0k/s", "a rate must be > 0"),
             ("-5/s", "a rate must be > 0"),
-            ("500", "missing `/` and time unit (a bare number is not accepted)"),
+            (
+                "500",
+                "missing `/` and time unit (a bare number is not accepted)",
+            ),
             ("500/fortnight", "unknown time unit `fortnight`"),
             ("5x/s", "unknown multiplier `x`"),
             ("/s", "missing number"),
@@ -904,11 +962,17 @@ mod tests {
             let e = text.parse::<Rate>().unwrap_err();
             assert_eq!(e.reason, reason, "{text}");
             let msg = e.to_string();
-            assert!(msg.starts_with(&format!("invalid rate `{text}`: {reason}; expected")), "{msg}");
+            assert!(
+                msg.starts_with(&format!("invalid rate `{text}`: {reason}; expected")),
+                "{msg}"
+            );
             assert!(msg.contains("\"1500/s\""), "{msg}");
         }
         let e = ron_de::<Rate>("500").unwrap_err();
-        assert!(e.contains("a rate needs a time unit; write it as text, e.g. \"500/s\""), "{e}");
+        assert!(
+            e.contains("a rate needs a time unit; write it as text, e.g. \"500/s\""),
+            "{e}"
+        );
         assert!(Rate::new(0.0).is_err());
         assert!(Rate::new(f64::NAN).is_err());
         assert!(Rate::new(f64::INFINITY).is_err());
@@ -938,7 +1002,17 @@ mod tests {
             round_trip(b);
         }
         assert_eq!(ron_de::<ByteSize>("4096").unwrap(), ByteSize(4096));
-        for (bytes, text) in [(0, "0B"), (512, "512B"), (1024, "1KiB"), (1000, "1KB"), (1536, "1536B"), (1536 << 10, "1.5MiB"), (1_500_000, "1.5MB"), (1 << 30, "1GiB"), (1001, "1001B")] {
+        for (bytes, text) in [
+            (0, "0B"),
+            (512, "512B"),
+            (1024, "1KiB"),
+            (1000, "1KB"),
+            (1536, "1536B"),
+            (1536 << 10, "1.5MiB"),
+            (1_500_000, "1.5MB"),
+            (1 << 30, "1GiB"),
+            (1001, "1001B"),
+        ] {
             assert_eq!(ByteSize(bytes).to_string(), text);
         }
         round_trip(ByteSize(u64::MAX));
@@ -959,9 +1033,15 @@ mod tests {
             assert!(e.to_string().contains("\"64KiB\""));
         }
         let e = ron_de::<ByteSize>("-3").unwrap_err();
-        assert!(e.contains("invalid byte size `-3`: a byte size cannot be negative"), "{e}");
+        assert!(
+            e.contains("invalid byte size `-3`: a byte size cannot be negative"),
+            "{e}"
+        );
         let e = ron_de::<ByteSize>("1.5").unwrap_err();
-        assert!(e.contains("invalid byte size `1.5`: a bare number of bytes must be a whole"), "{e}");
+        assert!(
+            e.contains("invalid byte size `1.5`: a bare number of bytes must be a whole"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -983,13 +1063,25 @@ mod tests {
             assert_eq!(from_ron, b);
             round_trip(b);
         }
-        for (bps, text) in [(1_000_000_000, "1Gbps"), (800, "800bps"), (80_000_000, "80Mbps"), (8 << 30, "1GiB/s"), (1_500_000_000, "1.5Gbps")] {
+        for (bps, text) in [
+            (1_000_000_000, "1Gbps"),
+            (800, "800bps"),
+            (80_000_000, "80Mbps"),
+            (8 << 30, "1GiB/s"),
+            (1_500_000_000, "1.5Gbps"),
+        ] {
             assert_eq!(Bandwidth::new(bps).unwrap().to_string(), text);
         }
         let gbps = Bandwidth::new(1_000_000_000).unwrap();
-        assert_eq!(gbps.transmit_time(ByteSize(125)), SimDuration::from_micros(1));
+        assert_eq!(
+            gbps.transmit_time(ByteSize(125)),
+            SimDuration::from_micros(1)
+        );
         assert_eq!(gbps.transmit_time(ByteSize(1)), SimDuration::from_nanos(8));
-        assert_eq!(Bandwidth::new(3).unwrap().transmit_time(ByteSize(1)), SimDuration::from_nanos(2_666_666_667));
+        assert_eq!(
+            Bandwidth::new(3).unwrap().transmit_time(ByteSize(1)),
+            SimDuration::from_nanos(2_666_666_667)
+        );
         round_trip(Bandwidth::new(u64::MAX).unwrap());
         round_trip(Bandwidth::new(1).unwrap());
     }
@@ -1010,7 +1102,10 @@ mod tests {
         }
         assert!(Bandwidth::new(0).is_err());
         let e = ron_de::<Bandwidth>("1000").unwrap_err();
-        assert!(e.contains("invalid bandwidth `1000`: a bare number is not a bandwidth"), "{e}");
+        assert!(
+            e.contains("invalid bandwidth `1000`: a bare number is not a bandwidth"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -1033,7 +1128,10 @@ mod tests {
         }
         assert_eq!("1/1000".parse::<Probability>().unwrap().to_ppm(), 1000);
         assert_eq!(Probability::ONE.to_ppm(), 1_000_000);
-        assert_eq!(ron::to_string(&Probability::new(0.001).unwrap()).unwrap(), "0.001");
+        assert_eq!(
+            ron::to_string(&Probability::new(0.001).unwrap()).unwrap(),
+            "0.001"
+        );
     }
 
     #[test]

@@ -1,0 +1,269 @@
+//! The `clustersim` command line: `run`, `check`, `list`, `graph`.
+//!
+//! Exit codes: 0 success; 1 invalid input or a failed run; 2 usage error (from clap).
+//! Errors go to stderr, results to stdout.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use clustersim_scenarios::overrides::Override;
+use clustersim_scenarios::{ScenarioError, load, raw};
+
+use crate::analytic;
+use crate::catalog;
+use crate::report;
+use crate::stats::summarize;
+use crate::sweep::{self, ExecOptions};
+
+/// Deterministic discrete-event simulation of distributed-system designs.
+#[derive(Debug, Parser)]
+#[command(name = "clustersim", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a scenario (and its sweep), print a summary and write CSV reports.
+    Run {
+        /// The scenario file (RON).
+        file: PathBuf,
+        /// Output folder. Default: runs/<scenario name>/.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Master seed (overrides the file's `seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Override any parameter: `--set components.app.kind.workers=4` (repeatable).
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        set: Vec<String>,
+        /// Replications per sweep point (overrides `sweep.replications`).
+        #[arg(long)]
+        replications: Option<u32>,
+        /// Worker threads (default: one per core). Output does not depend on it.
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Keep finished runs of an interrupted invocation and run only the rest.
+        #[arg(long)]
+        resume: bool,
+        /// No progress bar and no summary table.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Validate a scenario and print it fully resolved (every default filled in).
+    Check {
+        /// The scenario file (RON).
+        file: PathBuf,
+        /// Overrides, as for `run`.
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        set: Vec<String>,
+    },
+    /// List every model plugin with its parameters and defaults.
+    List,
+    /// Print the topology as Graphviz DOT.
+    Graph {
+        /// The scenario file (RON).
+        file: PathBuf,
+        /// Overrides, as for `run`.
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        set: Vec<String>,
+    },
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// Parses arguments and runs; the binary's `main` is just this.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn overrides(set: &[String]) -> Result<Vec<Override>> {
+    set.iter()
+        .map(|s| s.parse::<Override>().map_err(|e| anyhow::anyhow!("--set {s}: {e}")))
+        .collect()
+}
+
+/// Loads a file with overrides; scenario errors are printed in full and map to exit code 1.
+fn load_raw(file: &Path, set: &[String]) -> Result<Result<raw::Scenario, ScenarioError>> {
+    let ovr = overrides(set)?;
+    let raw: raw::Scenario = match load::from_file(file) {
+        Ok(r) => r,
+        Err(e) => return Ok(Err(e)),
+    };
+    Ok(clustersim_scenarios::prepare(raw, file, &ovr).map(|l| l.raw))
+}
+
+fn dispatch(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Run { file, out, seed, set, replications, threads, resume, quiet } => {
+            let raw = match load_raw(&file, &set)? {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return Ok(ExitCode::from(1));
+                }
+            };
+            let plan = match sweep::plan(raw, &file, replications, seed) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return Ok(ExitCode::from(1));
+                }
+            };
+            let out_dir = out.unwrap_or_else(|| PathBuf::from("runs").join(&plan.base.name));
+            let progress = !quiet && std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
+            // Ctrl-C stops new runs from starting; finished runs are already journaled.
+            let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst));
+            let opts = ExecOptions { threads, out_dir: out_dir.clone(), resume, progress };
+            let total = plan.points.len() * plan.replications as usize;
+            let done = sweep::execute(&plan, &opts, &STOP)?;
+            let command = std::env::args().map(|a| shell_quote(&a)).collect::<Vec<_>>().join(" ");
+            report::write_all(&out_dir, &plan, &done.results, &file, &command)?;
+            if !quiet {
+                print_summary(&plan, &done.results);
+            }
+            if done.resumed > 0 {
+                eprintln!("resumed: {} of {total} runs were already finished", done.resumed);
+            }
+            eprintln!("reports written to {}", out_dir.display());
+            if done.interrupted {
+                eprintln!(
+                    "interrupted: {} of {total} runs finished and are kept; run again with --resume to finish",
+                    done.results.len()
+                );
+                return Ok(ExitCode::from(1));
+            }
+            let failed = done.results.iter().filter(|r| r.failure.is_some()).count();
+            if failed > 0 {
+                eprintln!("{failed} of {total} runs failed; see the `failure` column of summary.csv");
+                return Ok(ExitCode::from(1));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check { file, set } => {
+            let raw = match load_raw(&file, &set)? {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return Ok(ExitCode::from(1));
+                }
+            };
+            let plan = match sweep::plan(raw, &file, None, None) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return Ok(ExitCode::from(1));
+                }
+            };
+            print!("{}", load::to_pretty_ron(&plan.base));
+            println!();
+            let spec = &plan.points[0].spec;
+            println!("// topology: {} regions, {} nodes, {} components", spec.regions.len(), spec.nodes.len(), spec.components.len());
+            for (i, c) in spec.components.iter().enumerate() {
+                let node = &spec.nodes[c.node.index()];
+                let targets: Vec<&str> =
+                    c.config.targets().iter().map(|t| spec.components[t.index()].name.as_str()).collect();
+                println!(
+                    "//   #{i} {} ({}) on node {} in region {} -> [{}]",
+                    c.name,
+                    c.config.kind_name(),
+                    node.name,
+                    spec.regions[node.region.index()],
+                    targets.join(", ")
+                );
+            }
+            println!(
+                "// sweep: {} points x {} replications = {} runs",
+                plan.points.len(),
+                plan.replications,
+                plan.points.len() * plan.replications as usize
+            );
+            eprintln!("{}: ok", file.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::List => {
+            print!("{}", catalog::plugin_list().context("building the plugin list")?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Graph { file, set } => {
+            let raw = match load_raw(&file, &set)? {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return Ok(ExitCode::from(1));
+                }
+            };
+            let spec = match clustersim_scenarios::validate::validate(&raw) {
+                Ok(s) => s,
+                Err(d) => {
+                    eprintln!("{}", ScenarioError::semantic(&file, d));
+                    return Ok(ExitCode::from(1));
+                }
+            };
+            print!("{}", catalog::dot(&spec));
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn shell_quote(a: &str) -> String {
+    if !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+".contains(c)) {
+        a.to_owned()
+    } else {
+        format!("'{}'", a.replace('\'', "'\\''"))
+    }
+}
+
+fn fmt(v: f64) -> String {
+    if !v.is_finite() {
+        "-".into()
+    } else if v.abs() >= 1000.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 10.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+/// The human summary: one block per point with mean ± 95 % CI over replications, and the
+/// analytic value where the topology is a textbook queue.
+fn print_summary(plan: &sweep::Plan, results: &[crate::result::RunResult]) {
+    const SHOWN: &[&str] =
+        &["throughput_rps", "latency_mean_ms", "latency_p50_ms", "latency_p99_ms", "error_rate", "max_utilization"];
+    println!("scenario {} — {} point(s) × {} replication(s)", plan.base.name, plan.points.len(), plan.replications);
+    for p in &plan.points {
+        let runs: Vec<_> = results.iter().filter(|r| r.point == p.index && r.failure.is_none()).collect();
+        let params: Vec<String> = p.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        if !params.is_empty() {
+            println!("\npoint {}: {}", p.index, params.join(", "));
+        }
+        let expected = analytic::expected(&p.spec);
+        println!("  {:<18} {:>14} {:>12}{}", "metric", "simulated", "±95%", if expected.is_some() { "     analytic" } else { "" });
+        for m in SHOWN {
+            let Some(i) = crate::result::RUN_METRICS.iter().position(|x| x == m) else { continue };
+            let s = summarize(&runs.iter().map(|r| r.metrics[i].1).collect::<Vec<_>>());
+            let theory = expected.as_ref().and_then(|e| e.get(m)).map(|v| format!("  {:>11}", fmt(v))).unwrap_or_default();
+            println!("  {:<18} {:>14} {:>12}{}", m, fmt(s.mean), fmt(s.ci95_half_width), theory);
+        }
+        if let Some(e) = &expected {
+            println!("  (analytic: {})", e.model);
+        }
+        let failed = results.iter().filter(|r| r.point == p.index && r.failure.is_some()).count();
+        if failed > 0 {
+            println!("  {failed} run(s) failed");
+        }
+    }
+}

@@ -1,0 +1,337 @@
+//! From an engine [`RunReport`] to the rows the reports are made of.
+//!
+//! A [`RunResult`] is plain data (serde), so a finished run can be journaled as one line and
+//! read back by `--resume` without re-running it. All statistics here come from the run's
+//! hdrhistograms and time-weighted gauges; nothing keeps or sorts raw samples.
+
+use clustersim_engine::{
+    ComponentId, DropCause, MetricsReport, RunReport, SeriesKind, SeriesTotal, StopReason,
+    WindowValue,
+};
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+/// Outcome of one run (one sweep point × one replication).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    /// Sweep point index.
+    pub point: usize,
+    /// Replication number.
+    pub replication: u32,
+    /// The run's seed.
+    pub seed: u64,
+    /// `None` when the run completed; otherwise why it failed.
+    pub failure: Option<String>,
+    /// Why the engine stopped.
+    pub stop_reason: String,
+    /// Trace digest (hex).
+    pub digest: String,
+    /// Events processed.
+    pub events: u64,
+    /// Run-level metrics in column order (`name`, value).
+    pub metrics: Vec<(String, f64)>,
+    /// Per-component totals.
+    pub components: Vec<ComponentRow>,
+    /// Per-interval, per-component values (tidy).
+    pub timeseries: Vec<TimeseriesRow>,
+}
+
+/// Per-component totals over the measured period.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ComponentRow {
+    /// Component name.
+    pub component: String,
+    /// Plugin kind.
+    pub kind: String,
+    /// Host node.
+    pub node: String,
+    /// Named values in column order.
+    pub values: Vec<(String, f64)>,
+}
+
+/// One tidy time-series row.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TimeseriesRow {
+    /// Window start in seconds.
+    pub start_s: f64,
+    /// Window end in seconds.
+    pub end_s: f64,
+    /// Whether the window lies in the warm-up.
+    pub in_warmup: bool,
+    /// Component name (empty for run-wide series).
+    pub component: String,
+    /// Metric name with unit.
+    pub metric: String,
+    /// Value.
+    pub value: f64,
+}
+
+/// Names of the run-level metric columns, in order. Documented in `docs/reports.md`.
+pub const RUN_METRICS: &[&str] = &[
+    "requests",
+    "ok",
+    "failed",
+    "throughput_rps",
+    "error_rate",
+    "latency_mean_ms",
+    "latency_p50_ms",
+    "latency_p90_ms",
+    "latency_p99_ms",
+    "latency_p999_ms",
+    "latency_max_ms",
+    "attempts",
+    "retries",
+    "timeouts",
+    "rejected",
+    "max_utilization",
+    "drops_loss",
+    "drops_partition",
+    "drops_crashed",
+    "drops_queue_full",
+    "drops_no_route",
+    "events",
+];
+
+/// Names of the per-component columns, in order.
+pub const COMPONENT_METRICS: &[&str] = &[
+    "requests",
+    "completed",
+    "errors",
+    "rejected",
+    "timeouts",
+    "retries",
+    "throughput_rps",
+    "latency_mean_ms",
+    "latency_p50_ms",
+    "latency_p99_ms",
+    "wait_mean_ms",
+    "queue_len_avg",
+    "queue_len_max",
+    "in_system_avg",
+    "utilization",
+    "littles_law_l",
+    "drops_loss",
+    "drops_partition",
+    "drops_crashed",
+    "drops_queue_full",
+    "drops_no_route",
+];
+
+const NS_PER_MS: f64 = 1e6;
+
+fn ms(ns: f64) -> f64 {
+    ns / NS_PER_MS
+}
+
+fn quantile_ms(h: &Histogram<u64>, q: f64) -> f64 {
+    if h.is_empty() { f64::NAN } else { ms(h.value_at_quantile(q) as f64) }
+}
+
+/// Looks up series of one component by name.
+struct View<'a> {
+    m: &'a MetricsReport,
+}
+
+impl View<'_> {
+    fn id(&self, owner: ComponentId, name: &str) -> Option<usize> {
+        self.m.find(Some(owner), name).map(|s| s.index())
+    }
+    fn counter(&self, owner: ComponentId, name: &str) -> Option<f64> {
+        self.id(owner, name).map(|i| match &self.m.totals[i] {
+            SeriesTotal::Counter(n) => *n as f64,
+            _ => f64::NAN,
+        })
+    }
+    fn gauge(&self, owner: ComponentId, name: &str) -> Option<(f64, i64, i64)> {
+        self.id(owner, name).and_then(|i| match &self.m.totals[i] {
+            SeriesTotal::Gauge { time_avg, max, last } => Some((*time_avg, *max, *last)),
+            _ => None,
+        })
+    }
+    fn hist(&self, owner: ComponentId, name: &str) -> Option<&Histogram<u64>> {
+        self.id(owner, name).and_then(|i| match &self.m.totals[i] {
+            SeriesTotal::Histogram { hist, .. } => Some(hist.as_ref()),
+            _ => None,
+        })
+    }
+}
+
+/// Whether a component kind is a workload generator (its latency is end to end).
+pub fn is_client_kind(kind: &str) -> bool {
+    kind.ends_with("client")
+}
+
+/// Builds the result rows from a finished run. `kinds[i]` is component `i`'s plugin kind.
+pub fn from_report(report: &RunReport, point: usize, replication: u32, seed: u64, kinds: &[String], max_events: u64) -> RunResult {
+    let m = &report.metrics;
+    let view = View { m };
+    let secs = m.measured_duration().as_secs_f64();
+    let per_s = |n: f64| if secs > 0.0 { n / secs } else { f64::NAN };
+
+    let mut client_latency: Option<Histogram<u64>> = None;
+    let (mut requests, mut ok, mut failed, mut attempts, mut retries, mut timeouts, mut rejected) =
+        (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+    let mut max_util: f64 = 0.0;
+    let mut components = Vec::with_capacity(report.names.components.len());
+    for (i, name) in report.names.components.iter().enumerate() {
+        let id = ComponentId(i as u32);
+        let kind = kinds.get(i).cloned().unwrap_or_default();
+        let client = is_client_kind(&kind);
+        let c = |n: &str| view.counter(id, n).unwrap_or(0.0);
+        let lat = view.hist(id, "latency_ns");
+        let wait = view.hist(id, "wait_ns");
+        let (req, done, errs) = if client {
+            (c("requests"), c("ok"), c("failed"))
+        } else {
+            (c("arrivals"), c("completed"), c("errors"))
+        };
+        if client {
+            requests += c("requests");
+            ok += c("ok");
+            failed += c("failed");
+            attempts += c("attempts");
+            retries += c("retries");
+            timeouts += c("timeouts");
+            rejected += c("rejected");
+            if let Some(h) = lat {
+                match &mut client_latency {
+                    Some(acc) => {
+                        // Same bounds and precision by construction.
+                        let _ = acc.add(h);
+                    }
+                    None => client_latency = Some(h.clone()),
+                }
+            }
+        }
+        let servers = view.gauge(id, "servers").map(|g| g.2 as f64).unwrap_or(0.0);
+        let utilization = match view.gauge(id, "busy") {
+            Some((avg, _, _)) if servers > 0.0 => avg / servers,
+            _ => f64::NAN,
+        };
+        if utilization.is_finite() {
+            max_util = max_util.max(utilization);
+        }
+        let in_system = view.gauge(id, "in_system").map(|g| g.0).unwrap_or(f64::NAN);
+        let latency_mean_ns = lat.filter(|h| !h.is_empty()).map(|h| h.mean()).unwrap_or(f64::NAN);
+        let drops = report.drops_by_component.get(i).copied().unwrap_or_default();
+        let queue = view.gauge(id, "queue_len");
+        let values = vec![
+            ("requests", req),
+            ("completed", done),
+            ("errors", errs),
+            ("rejected", c("rejected")),
+            ("timeouts", c("timeouts")),
+            ("retries", c("retries")),
+            ("throughput_rps", per_s(done)),
+            ("latency_mean_ms", ms(latency_mean_ns)),
+            ("latency_p50_ms", lat.map(|h| quantile_ms(h, 0.5)).unwrap_or(f64::NAN)),
+            ("latency_p99_ms", lat.map(|h| quantile_ms(h, 0.99)).unwrap_or(f64::NAN)),
+            ("wait_mean_ms", wait.filter(|h| !h.is_empty()).map(|h| ms(h.mean())).unwrap_or(f64::NAN)),
+            ("queue_len_avg", queue.map(|g| g.0).unwrap_or(f64::NAN)),
+            ("queue_len_max", queue.map(|g| g.1 as f64).unwrap_or(f64::NAN)),
+            ("in_system_avg", in_system),
+            ("utilization", utilization),
+            // Little's law prediction L = λW from throughput and mean latency, to compare
+            // with the measured time-average `in_system_avg`.
+            ("littles_law_l", if client { f64::NAN } else { per_s(done + errs) * latency_mean_ns / 1e9 }),
+            ("drops_loss", drops[DropCause::Loss.index()] as f64),
+            ("drops_partition", drops[DropCause::Partition.index()] as f64),
+            ("drops_crashed", drops[DropCause::Crashed.index()] as f64),
+            ("drops_queue_full", drops[DropCause::QueueFull.index()] as f64),
+            ("drops_no_route", drops[DropCause::NoRoute.index()] as f64),
+        ];
+        debug_assert_eq!(values.len(), COMPONENT_METRICS.len());
+        components.push(ComponentRow {
+            component: name.clone(),
+            kind,
+            node: report.names.nodes[report.names.component_node[i].index()].clone(),
+            values: values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+        });
+    }
+
+    let h = client_latency;
+    let q = |p: f64| h.as_ref().map(|h| quantile_ms(h, p)).unwrap_or(f64::NAN);
+    let d = report.summary.drops;
+    let metrics = vec![
+        ("requests", requests),
+        ("ok", ok),
+        ("failed", failed),
+        ("throughput_rps", per_s(ok)),
+        ("error_rate", if requests > 0.0 { failed / requests } else { f64::NAN }),
+        ("latency_mean_ms", h.as_ref().filter(|h| !h.is_empty()).map(|h| ms(h.mean())).unwrap_or(f64::NAN)),
+        ("latency_p50_ms", q(0.5)),
+        ("latency_p90_ms", q(0.9)),
+        ("latency_p99_ms", q(0.99)),
+        ("latency_p999_ms", q(0.999)),
+        ("latency_max_ms", h.as_ref().filter(|h| !h.is_empty()).map(|h| ms(h.max() as f64)).unwrap_or(f64::NAN)),
+        ("attempts", attempts),
+        ("retries", retries),
+        ("timeouts", timeouts),
+        ("rejected", rejected),
+        ("max_utilization", max_util),
+        ("drops_loss", d[DropCause::Loss.index()] as f64),
+        ("drops_partition", d[DropCause::Partition.index()] as f64),
+        ("drops_crashed", d[DropCause::Crashed.index()] as f64),
+        ("drops_queue_full", d[DropCause::QueueFull.index()] as f64),
+        ("drops_no_route", d[DropCause::NoRoute.index()] as f64),
+        ("events", report.summary.events as f64),
+    ];
+    debug_assert_eq!(metrics.len(), RUN_METRICS.len());
+
+    let timeseries = timeseries(report);
+    let stop = report.summary.stop;
+    let failure = match stop {
+        StopReason::EndTime | StopReason::Exhausted => None,
+        StopReason::EventLimit => Some(format!("stopped early: {stop} ({max_events} events)")),
+        StopReason::QueueLimit => Some(format!("stopped early: {stop}")),
+    };
+    RunResult {
+        point,
+        replication,
+        seed,
+        failure,
+        stop_reason: format!("{stop:?}"),
+        digest: format!("{:016x}", report.summary.digest),
+        events: report.summary.events,
+        metrics: metrics.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+        components,
+        timeseries,
+    }
+}
+
+fn timeseries(report: &RunReport) -> Vec<TimeseriesRow> {
+    let m = &report.metrics;
+    let mut rows = Vec::new();
+    for w in &m.windows {
+        let info = &m.series[w.series.index()];
+        let component = info.owner.map(|c| report.names.components[c.index()].clone()).unwrap_or_default();
+        let span = (w.end - w.start).as_secs_f64();
+        let (start_s, end_s) = (w.start.as_secs_f64(), w.end.as_secs_f64());
+        let mut push = |metric: String, value: f64| {
+            rows.push(TimeseriesRow { start_s, end_s, in_warmup: w.in_warmup, component: component.clone(), metric, value });
+        };
+        let base = info.name.strip_suffix("_ns").unwrap_or(&info.name);
+        match (&w.value, info.kind) {
+            (WindowValue::Counter(n), _) => {
+                push(info.name.clone(), *n as f64);
+                push(format!("{}_per_s", info.name), if span > 0.0 { *n as f64 / span } else { f64::NAN });
+            }
+            (WindowValue::Gauge { time_avg, max }, _) => {
+                push(format!("{}_avg", info.name), *time_avg);
+                push(format!("{}_max", info.name), *max as f64);
+            }
+            (WindowValue::Histogram { count, mean, p50, p90, p99, max }, SeriesKind::Histogram) => {
+                push(format!("{base}_count"), *count as f64);
+                if *count > 0 {
+                    push(format!("{base}_mean_ms"), ms(*mean));
+                    push(format!("{base}_p50_ms"), ms(*p50 as f64));
+                    push(format!("{base}_p90_ms"), ms(*p90 as f64));
+                    push(format!("{base}_p99_ms"), ms(*p99 as f64));
+                    push(format!("{base}_max_ms"), ms(*max as f64));
+                }
+            }
+            (WindowValue::Histogram { .. }, _) => {}
+        }
+    }
+    rows
+}

@@ -1,0 +1,131 @@
+//! The closed, typed registry of component kinds: [`ComponentConfig`] and [`build`].
+//!
+//! Adding a plugin means adding a variant here with one arm in each `match` below; the compiler
+//! lists every place still to update. No string lookups.
+
+use clustersim_engine::{Component, ComponentId, Recorder};
+
+use crate::Cluster;
+use crate::error::ConfigError;
+use crate::service::{Service, ServiceConfig};
+use crate::workload::{ClosedLoopClient, ClosedLoopConfig, OpenLoopClient, OpenLoopConfig};
+
+/// The configuration of one component, of any kind.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ComponentConfig {
+    /// An open-loop client ([`crate::workload::OpenLoopClient`]).
+    OpenLoopClient(OpenLoopConfig),
+    /// A closed-loop client ([`crate::workload::ClosedLoopClient`]).
+    ClosedLoopClient(ClosedLoopConfig),
+    /// A service ([`crate::service::Service`]).
+    Service(ServiceConfig),
+}
+
+impl ComponentConfig {
+    /// The components this one sends requests to, in configuration order without duplicates
+    /// (the edges of the call graph, for cycle checks and diagrams).
+    pub fn targets(&self) -> Vec<ComponentId> {
+        match self {
+            ComponentConfig::OpenLoopClient(c) => vec![c.target],
+            ComponentConfig::ClosedLoopClient(c) => vec![c.target],
+            ComponentConfig::Service(c) => {
+                let mut out: Vec<ComponentId> = Vec::with_capacity(c.calls.len());
+                for call in &c.calls {
+                    if !out.contains(&call.target) {
+                        out.push(call.target);
+                    }
+                }
+                out
+            }
+        }
+    }
+
+    /// A stable snake_case name of the kind, for messages and reports.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            ComponentConfig::OpenLoopClient(_) => "open_loop_client",
+            ComponentConfig::ClosedLoopClient(_) => "closed_loop_client",
+            ComponentConfig::Service(_) => "service",
+        }
+    }
+
+    /// Whether this component generates load on its own (a client).
+    pub fn is_client(&self) -> bool {
+        match self {
+            ComponentConfig::OpenLoopClient(_) | ComponentConfig::ClosedLoopClient(_) => true,
+            ComponentConfig::Service(_) => false,
+        }
+    }
+
+    /// Checks every field against its documented range. [`build`] panics on a config that
+    /// fails this, so call it first and report the error with the component's name.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        match self {
+            ComponentConfig::OpenLoopClient(c) => c.validate(),
+            ComponentConfig::ClosedLoopClient(c) => c.validate(),
+            ComponentConfig::Service(c) => c.validate(),
+        }
+    }
+}
+
+/// Builds the component `me` from `cfg`, registering its metric series (owned by `me`) with
+/// `metrics` (typically `SimBuilder::metrics()`).
+///
+/// # Panics
+/// If `cfg.validate()` fails.
+pub fn build(cfg: &ComponentConfig, me: ComponentId, metrics: &mut Recorder) -> Box<dyn Component<Cluster>> {
+    match cfg {
+        ComponentConfig::OpenLoopClient(c) => Box::new(OpenLoopClient::new(c, me, metrics)),
+        ComponentConfig::ClosedLoopClient(c) => Box::new(ClosedLoopClient::new(c, me, metrics)),
+        ComponentConfig::Service(c) => Box::new(Service::new(c, me, metrics)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clustersim_engine::Dist;
+
+    use super::*;
+    use crate::service::Call;
+
+    #[test]
+    fn targets_dedup_in_order_and_kinds() {
+        let mut s = ServiceConfig::new(Dist::constant(1.0).unwrap());
+        for t in [3, 1, 3, 2] {
+            s.calls.push(Call { target: ComponentId(t), probability: 1.0, op: None });
+        }
+        let s = ComponentConfig::Service(s);
+        assert_eq!(s.targets(), vec![ComponentId(3), ComponentId(1), ComponentId(2)]);
+        assert_eq!(s.kind_name(), "service");
+        assert!(!s.is_client());
+        let c = ComponentConfig::OpenLoopClient(OpenLoopConfig::new(ComponentId(9), 1.0));
+        assert_eq!(c.targets(), vec![ComponentId(9)]);
+        assert_eq!(c.kind_name(), "open_loop_client");
+        assert!(c.is_client());
+        let c = ComponentConfig::ClosedLoopClient(ClosedLoopConfig::new(
+            ComponentId(4),
+            2,
+            Dist::constant(0.0).unwrap(),
+        ));
+        assert_eq!(c.targets(), vec![ComponentId(4)]);
+        assert_eq!(c.kind_name(), "closed_loop_client");
+    }
+
+    #[test]
+    fn build_registers_owned_series() {
+        let mut rec = Recorder::default();
+        let cfg = ComponentConfig::Service(ServiceConfig::new(Dist::constant(1.0).unwrap()));
+        let _c = build(&cfg, ComponentId(5), &mut rec);
+        let names: Vec<&str> = rec.series().iter().map(|s| s.name.as_str()).collect();
+        assert!(names.contains(&"in_system") && names.contains(&"latency_ns"), "{names:?}");
+        assert!(rec.series().iter().all(|s| s.owner == Some(ComponentId(5))));
+    }
+
+    #[test]
+    #[should_panic(expected = "invalid service config")]
+    fn build_panics_on_invalid_config() {
+        let mut s = ServiceConfig::new(Dist::constant(1.0).unwrap());
+        s.workers = 0;
+        let _ = build(&ComponentConfig::Service(s), ComponentId(0), &mut Recorder::default());
+    }
+}

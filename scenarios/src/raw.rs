@@ -1,0 +1,928 @@
+//! The scenario file schema: serde types that mirror the RON text one to one.
+//!
+//! Rules (see ARCHITECTURE.md): every struct denies unknown fields; every enum is externally
+//! tagged (`Variant(...)`); no `flatten`, `tag` or `untagged`, which would lose error positions;
+//! lists are ordered `Vec`s so declaration order defines ids; every default is written with
+//! `#[serde(default = ...)]` and stated in the field's doc comment. Quantities are unit-carrying
+//! text ([`crate::units`]). Names are still strings here; [`crate::validate`] resolves them.
+//!
+//! A minimal file:
+//!
+//! ```ron
+//! Scenario(
+//!     name: "mm1",
+//!     seed: 42,
+//!     duration: "60s",
+//!     components: [
+//!         (name: "clients", kind: OpenLoop(target: "app", rate: "800/s")),
+//!         (name: "app", kind: Service(service_time: Exponential(mean: "1ms"))),
+//!     ],
+//! )
+//! ```
+
+use serde::de::{self, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::units::{Bandwidth, ByteSize, Duration, Probability, Rate};
+
+fn zero() -> Duration {
+    Duration(clustersim_engine::SimDuration::ZERO)
+}
+fn one_second() -> Duration {
+    Duration(clustersim_engine::SimDuration::from_secs(1))
+}
+fn default_max_events() -> u64 {
+    2_000_000_000
+}
+fn one_u32() -> u32 {
+    1
+}
+fn yes() -> bool {
+    true
+}
+fn certain() -> Probability {
+    Probability::new(1.0).expect("1 is a probability")
+}
+
+/// A whole scenario: topology, workload, faults, sweep.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Short identifier, used for the default output folder `runs/<name>/`.
+    pub name: String,
+    /// What the scenario shows. Default: empty.
+    #[serde(default)]
+    pub description: String,
+    /// Master seed: every random stream derives from it.
+    pub seed: u64,
+    /// Simulated time to run.
+    pub duration: Duration,
+    /// Initial period excluded from statistics. Default `"0"`.
+    #[serde(default = "zero")]
+    pub warmup: Duration,
+    /// Time-series interval for `timeseries.csv`. Default `"1s"`.
+    #[serde(default = "one_second")]
+    pub report_interval: Duration,
+    /// Safety bound on processed events; a run hitting it is reported as failed. Default 2e9.
+    #[serde(default = "default_max_events")]
+    pub max_events: u64,
+    /// Regions. Default: one region named `"default"` holding every node.
+    #[serde(default)]
+    pub regions: Vec<Region>,
+    /// Nodes (machines). Components without `node` get a node of their own, named like them.
+    #[serde(default)]
+    pub nodes: Vec<Node>,
+    /// Network model. Default: ideal (zero latency, no loss) everywhere.
+    #[serde(default)]
+    pub network: Network,
+    /// The topology: named components built from model plugins, wired by name.
+    pub components: Vec<Component>,
+    /// Scheduled faults. Default: none.
+    #[serde(default)]
+    pub faults: Vec<Fault>,
+    /// Random fault generators. Default: none.
+    #[serde(default)]
+    pub random_faults: Vec<RandomFault>,
+    /// Parameter sweep and replications. Default: one point, one replication.
+    #[serde(default)]
+    pub sweep: Sweep,
+}
+
+/// A region (or zone).
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Region {
+    /// Unique region name.
+    pub name: String,
+}
+
+/// A node: a machine with a clock, in a region.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Node {
+    /// Unique node name.
+    pub name: String,
+    /// Region name. Default: the first region.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Local clock model. Default: perfect.
+    #[serde(default)]
+    pub clock: Clock,
+    /// Egress NIC bandwidth. Default: unlimited.
+    #[serde(default)]
+    pub nic_bandwidth: Option<Bandwidth>,
+}
+
+/// A node's clock: offset (ahead or behind true time) and drift.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Clock {
+    /// How far ahead of true time the clock reads. Default `"0"`.
+    #[serde(default = "zero")]
+    pub ahead: Duration,
+    /// How far behind true time the clock reads (subtracted from `ahead`). Default `"0"`.
+    #[serde(default = "zero")]
+    pub behind: Duration,
+    /// Drift in parts per million (positive runs fast). Default 0.
+    #[serde(default)]
+    pub drift_ppm: f64,
+}
+
+/// Transport choice in scenario files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+pub enum Transport {
+    /// UDP-like.
+    Datagram,
+    /// TCP-like.
+    Stream,
+}
+
+/// Network model.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    /// Transport used when a model does not choose. Default `Stream`.
+    #[serde(default = "default_transport")]
+    pub default_transport: Transport,
+    /// Between components on the same node. Default: ideal.
+    #[serde(default)]
+    pub loopback: Option<Link>,
+    /// Between nodes of one region. Default: ideal.
+    #[serde(default)]
+    pub intra_region: Option<Link>,
+    /// Per-region override of `intra_region`. Default: none.
+    #[serde(default)]
+    pub region_internal: Vec<RegionInternal>,
+    /// Links between regions; routes take the lowest total mean latency. Default: none.
+    #[serde(default)]
+    pub links: Vec<RegionLink>,
+    /// Link used between regions that no chain of `links` connects. Default: none (such
+    /// messages drop as `no_route`).
+    #[serde(default)]
+    pub default_inter_region: Option<Link>,
+    /// TCP-like transport parameters.
+    #[serde(default)]
+    pub stream: Stream,
+}
+
+fn default_transport() -> Transport {
+    Transport::Stream
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Network {
+            default_transport: Transport::Stream,
+            loopback: None,
+            intra_region: None,
+            region_internal: Vec::new(),
+            links: Vec::new(),
+            default_inter_region: None,
+            stream: Stream::default(),
+        }
+    }
+}
+
+/// One link's behaviour.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Link {
+    /// One-way latency distribution. Default `Constant("0")`.
+    #[serde(default = "zero_dist")]
+    pub latency: TimeDist,
+    /// Extra uniform jitter in `[0, jitter)`. Default `"0"`.
+    #[serde(default = "zero")]
+    pub jitter: Duration,
+    /// Loss probability per traversal. Default 0.
+    #[serde(default)]
+    pub loss: Probability,
+    /// Datagram duplication probability. Default 0.
+    #[serde(default)]
+    pub duplicate: Probability,
+    /// Bandwidth. Default: unlimited.
+    #[serde(default)]
+    pub bandwidth: Option<Bandwidth>,
+    /// Longest queueing delay a datagram accepts before being dropped. Default: unlimited.
+    #[serde(default)]
+    pub queue_limit: Option<Duration>,
+}
+
+fn zero_dist() -> TimeDist {
+    Dist::Constant(zero())
+}
+
+/// A region's internal network.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegionInternal {
+    /// Region name.
+    pub region: String,
+    /// Its link model.
+    pub link: Link,
+}
+
+/// A link between two regions.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegionLink {
+    /// Source region.
+    pub from: String,
+    /// Destination region.
+    pub to: String,
+    /// Whether the reverse direction gets an identical link. Default `true`.
+    #[serde(default = "yes")]
+    pub bidirectional: bool,
+    /// The link model.
+    pub link: Link,
+}
+
+/// TCP-like transport parameters.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stream {
+    /// First retransmission timeout. Default `"200ms"`.
+    #[serde(default = "default_rto")]
+    pub rto: Duration,
+    /// Cap on the doubled timeout. Default `"10s"`.
+    #[serde(default = "default_rto_max")]
+    pub rto_max: Duration,
+    /// How long a stream retries across a partition before failing. Default `"3s"`.
+    #[serde(default = "default_failure_timeout")]
+    pub failure_timeout: Duration,
+    /// Consecutive losses before a connection fails. Default 15.
+    #[serde(default = "default_retransmits")]
+    pub max_retransmits: u32,
+}
+
+fn default_rto() -> Duration {
+    Duration(clustersim_engine::SimDuration::from_millis(200))
+}
+fn default_rto_max() -> Duration {
+    Duration(clustersim_engine::SimDuration::from_secs(10))
+}
+fn default_failure_timeout() -> Duration {
+    Duration(clustersim_engine::SimDuration::from_secs(3))
+}
+fn default_retransmits() -> u32 {
+    15
+}
+
+impl Default for Stream {
+    fn default() -> Self {
+        Stream {
+            rto: default_rto(),
+            rto_max: default_rto_max(),
+            failure_timeout: default_failure_timeout(),
+            max_retransmits: default_retransmits(),
+        }
+    }
+}
+
+/// A distribution of quantities of unit `U` (durations or byte sizes).
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+pub enum Dist<U> {
+    /// Always the same value: `Constant("5ms")`.
+    Constant(U),
+    /// Uniform between `min` and `max`.
+    Uniform {
+        /// Lower bound.
+        min: U,
+        /// Upper bound.
+        max: U,
+    },
+    /// Exponential with the given mean.
+    Exponential {
+        /// Mean.
+        mean: U,
+    },
+    /// Normal, truncated at zero.
+    Normal {
+        /// Mean (≥ 0).
+        mean: U,
+        /// Standard deviation.
+        std_dev: U,
+    },
+    /// Log-normal given by its median and 99th percentile.
+    LogNormal {
+        /// Median.
+        median: U,
+        /// 99th percentile (> median).
+        p99: U,
+    },
+    /// Pareto with minimum `scale` and tail index `shape`.
+    Pareto {
+        /// Minimum value (x_m).
+        scale: U,
+        /// Tail index (alpha > 0).
+        shape: f64,
+    },
+    /// Weibull.
+    Weibull {
+        /// Scale.
+        scale: U,
+        /// Shape (> 0).
+        shape: f64,
+    },
+    /// Piecewise-linear inverse CDF through `(quantile, value)` points, first quantile 0 and
+    /// last 1.
+    Empirical {
+        /// The points.
+        points: Vec<(f64, U)>,
+    },
+    /// A weighted mixture, e.g. 95 % fast / 5 % slow.
+    Mixture {
+        /// `(weight, distribution)` parts.
+        parts: Vec<(f64, Dist<U>)>,
+    },
+    /// `offset` plus another distribution.
+    Shifted {
+        /// Added constant.
+        offset: U,
+        /// The distribution.
+        dist: Box<Dist<U>>,
+    },
+}
+
+/// A distribution of durations.
+pub type TimeDist = Dist<Duration>;
+/// A distribution of byte sizes.
+pub type SizeDist = Dist<ByteSize>;
+
+/// A component: a named model instance placed on a node.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Component {
+    /// Unique component name.
+    pub name: String,
+    /// Node name. Default: a node of its own, named like the component.
+    #[serde(default)]
+    pub node: Option<String>,
+    /// The model plugin and its parameters.
+    pub kind: Kind,
+}
+
+/// The model plugins. Each variant's parameters are a struct of its own.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+pub enum Kind {
+    /// Open-loop client: requests arrive at a rate regardless of responses.
+    OpenLoop(OpenLoop),
+    /// Closed-loop client: N users, each waiting for its response and thinking.
+    ClosedLoop(ClosedLoop),
+    /// A service modelled as queues and workers.
+    Service(Service),
+}
+
+/// Operation of a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+pub enum Op {
+    /// A read.
+    Read,
+    /// A write.
+    Write,
+    /// Anything else.
+    Other,
+}
+
+/// Arrival process shape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+pub enum Arrival {
+    /// Exponential inter-arrival times.
+    Poisson,
+    /// Evenly spaced arrivals.
+    Constant,
+}
+
+fn poisson() -> Arrival {
+    Arrival::Poisson
+}
+
+/// A change of the arrival rate over time.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+pub enum Modulation {
+    /// Multiplies the rate by `multiplier` during `[start, start + duration)`.
+    Spike {
+        /// Start.
+        start: Duration,
+        /// Length.
+        duration: Duration,
+        /// Factor (> 0).
+        multiplier: f64,
+    },
+    /// Sinusoidal day/night cycle: rate × (1 + amplitude × cos(2π (t − peak_at) / period)).
+    Diurnal {
+        /// Cycle length.
+        period: Duration,
+        /// Relative swing in [0, 1].
+        amplitude: f64,
+        /// When the peak occurs.
+        peak_at: Duration,
+    },
+}
+
+/// Request mix weights (need not sum to 1).
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mix {
+    /// Weight of reads. Default 1.
+    #[serde(default = "one_f64")]
+    pub read: f64,
+    /// Weight of writes. Default 0.
+    #[serde(default)]
+    pub write: f64,
+    /// Weight of other operations. Default 0.
+    #[serde(default)]
+    pub other: f64,
+}
+
+fn one_f64() -> f64 {
+    1.0
+}
+
+impl Default for Mix {
+    fn default() -> Self {
+        Mix { read: 1.0, write: 0.0, other: 0.0 }
+    }
+}
+
+/// Key popularity.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+pub enum Keys {
+    /// Every key equally likely.
+    Uniform {
+        /// Number of distinct keys.
+        keys: u64,
+    },
+    /// Zipf popularity: key rank k has weight 1/k^exponent.
+    Zipf {
+        /// Number of distinct keys.
+        keys: u64,
+        /// Skew exponent (> 0; about 1 for web caches).
+        exponent: f64,
+    },
+}
+
+impl Default for Keys {
+    fn default() -> Self {
+        Keys::Uniform { keys: 1_000_000 }
+    }
+}
+
+/// Backoff jitter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+pub enum Jitter {
+    /// Exact backoff.
+    None,
+    /// Uniform in `[0, backoff]`.
+    Full,
+    /// Half fixed, half uniform.
+    Equal,
+}
+
+/// Client timeouts and retries.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retry {
+    /// Retries after the first attempt. Default 0.
+    #[serde(default)]
+    pub max_retries: u32,
+    /// First backoff. Default `"100ms"`.
+    #[serde(default = "default_backoff")]
+    pub backoff: Duration,
+    /// Growth factor per retry. Default 2.
+    #[serde(default = "two")]
+    pub multiplier: f64,
+    /// Backoff cap. Default `"10s"`.
+    #[serde(default = "default_rto_max")]
+    pub max_backoff: Duration,
+    /// Jitter. Default `Full`.
+    #[serde(default = "full")]
+    pub jitter: Jitter,
+}
+
+fn default_backoff() -> Duration {
+    Duration(clustersim_engine::SimDuration::from_millis(100))
+}
+fn two() -> f64 {
+    2.0
+}
+fn full() -> Jitter {
+    Jitter::Full
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry {
+            max_retries: 0,
+            backoff: default_backoff(),
+            multiplier: 2.0,
+            max_backoff: default_rto_max(),
+            jitter: Jitter::Full,
+        }
+    }
+}
+
+fn zero_size() -> SizeDist {
+    Dist::Constant(ByteSize(0))
+}
+
+/// Open-loop client parameters.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenLoop {
+    /// Component receiving the requests.
+    pub target: String,
+    /// Mean arrival rate, e.g. `"800/s"`.
+    pub rate: Rate,
+    /// Arrival process. Default `Poisson`.
+    #[serde(default = "poisson")]
+    pub arrival: Arrival,
+    /// Rate changes over time. Default: none.
+    #[serde(default)]
+    pub modulation: Vec<Modulation>,
+    /// Operation mix. Default: all reads.
+    #[serde(default)]
+    pub mix: Mix,
+    /// Key popularity. Default `Uniform(keys: 1000000)`.
+    #[serde(default)]
+    pub keys: Keys,
+    /// Request payload size. Default `Constant(0)`.
+    #[serde(default = "zero_size")]
+    pub request_size: SizeDist,
+    /// Per-attempt timeout. Default: none (wait forever).
+    #[serde(default)]
+    pub timeout: Option<Duration>,
+    /// Retry policy. Default: no retries.
+    #[serde(default)]
+    pub retry: Retry,
+    /// Delay before the first request. Default `"0"`.
+    #[serde(default = "zero")]
+    pub start_after: Duration,
+    /// Stop sending after this much time. Default: never.
+    #[serde(default)]
+    pub stop_after: Option<Duration>,
+    /// Transport. Default: the network's default.
+    #[serde(default)]
+    pub transport: Option<Transport>,
+}
+
+/// Closed-loop client parameters.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClosedLoop {
+    /// Component receiving the requests.
+    pub target: String,
+    /// Concurrent users.
+    pub users: u32,
+    /// Think time between a response and the next request. Default `Constant("0")`.
+    #[serde(default = "zero_dist")]
+    pub think_time: TimeDist,
+    /// Operation mix. Default: all reads.
+    #[serde(default)]
+    pub mix: Mix,
+    /// Key popularity. Default `Uniform(keys: 1000000)`.
+    #[serde(default)]
+    pub keys: Keys,
+    /// Request payload size. Default `Constant(0)`.
+    #[serde(default = "zero_size")]
+    pub request_size: SizeDist,
+    /// Per-attempt timeout. Default: none.
+    #[serde(default)]
+    pub timeout: Option<Duration>,
+    /// Retry policy. Default: no retries.
+    #[serde(default)]
+    pub retry: Retry,
+    /// Delay before users start. Default `"0"`.
+    #[serde(default = "zero")]
+    pub start_after: Duration,
+    /// Transport. Default: the network's default.
+    #[serde(default)]
+    pub transport: Option<Transport>,
+}
+
+/// How a multi-instance service picks an instance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+pub enum Dispatch {
+    /// In turn.
+    RoundRobin,
+    /// Uniformly at random.
+    Random,
+    /// The instance with the fewest requests in it.
+    JoinShortestQueue,
+}
+
+fn round_robin() -> Dispatch {
+    Dispatch::RoundRobin
+}
+
+/// Whether downstream calls run one after another or all at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+pub enum CallMode {
+    /// One after another (latency adds up).
+    Sequential,
+    /// Fan-out (latency is the slowest call).
+    Parallel,
+}
+
+fn sequential() -> CallMode {
+    CallMode::Sequential
+}
+
+/// A downstream call made while serving a request.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Call {
+    /// Component called.
+    pub target: String,
+    /// Probability the call is made for a given request. Default 1.
+    #[serde(default = "certain")]
+    pub probability: Probability,
+    /// Operation of the call. Default: the incoming request's.
+    #[serde(default)]
+    pub op: Option<Op>,
+}
+
+/// Service parameters.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    /// Instances (each with its own queue and workers). Default 1.
+    #[serde(default = "one_u32")]
+    pub instances: u32,
+    /// Workers per instance. Default 1.
+    #[serde(default = "one_u32")]
+    pub workers: u32,
+    /// Waiting room per instance; full queues reject. Default: unbounded.
+    #[serde(default)]
+    pub queue_capacity: Option<u32>,
+    /// Local work per request.
+    pub service_time: TimeDist,
+    /// Instance choice. Default `RoundRobin`.
+    #[serde(default = "round_robin")]
+    pub dispatch: Dispatch,
+    /// Downstream calls. Default: none.
+    #[serde(default)]
+    pub calls: Vec<Call>,
+    /// Sequential or parallel calls. Default `Sequential`.
+    #[serde(default = "sequential")]
+    pub call_mode: CallMode,
+    /// Whether a worker stays busy while its calls are outstanding. Default `true`.
+    #[serde(default = "yes")]
+    pub hold_worker_during_calls: bool,
+    /// Timeout per downstream call. Default: none.
+    #[serde(default)]
+    pub call_timeout: Option<Duration>,
+    /// Response payload size. Default `Constant(0)`.
+    #[serde(default = "zero_size")]
+    pub response_size: SizeDist,
+    /// Transport for calls and responses. Default: the network's default.
+    #[serde(default)]
+    pub transport: Option<Transport>,
+}
+
+/// A scheduled fault.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    /// When it happens.
+    pub at: Duration,
+    /// What happens.
+    pub action: FaultAction,
+}
+
+/// Fault actions. `node` accepts a node name or a component name (meaning its node).
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+pub enum FaultAction {
+    /// The node crashes (volatile state lost).
+    Crash {
+        /// Node.
+        node: String,
+    },
+    /// The node restarts.
+    Restart {
+        /// Node.
+        node: String,
+    },
+    /// Crash now, restart after `duration`.
+    CrashFor {
+        /// Node.
+        node: String,
+        /// Down time.
+        duration: Duration,
+    },
+    /// GC-like pause.
+    Pause {
+        /// Node.
+        node: String,
+        /// Pause length.
+        duration: Duration,
+    },
+    /// Service times multiplied by `factor` (1 restores).
+    Slowdown {
+        /// Node.
+        node: String,
+        /// Multiplier (> 0).
+        factor: f64,
+    },
+    /// Groups of nodes that cannot talk to each other; unlisted nodes form one more group.
+    Partition {
+        /// Groups of node (or component) names.
+        groups: Vec<Vec<String>>,
+    },
+    /// Partition by regions.
+    PartitionRegions {
+        /// Groups of region names.
+        groups: Vec<Vec<String>>,
+    },
+    /// Traffic from `from` to `to` is cut; the reverse still flows.
+    CutOneWay {
+        /// Sender node.
+        from: String,
+        /// Receiver node.
+        to: String,
+    },
+    /// Ends every partition and cut.
+    Heal,
+    /// Adds latency and loss to links from region `from` to region `to` (zero restores).
+    DegradeLink {
+        /// Source region.
+        from: String,
+        /// Destination region.
+        to: String,
+        /// Added latency. Default `"0"`.
+        #[serde(default = "zero")]
+        extra_latency: Duration,
+        /// Added loss. Default 0.
+        #[serde(default)]
+        extra_loss: Probability,
+    },
+    /// The node's clock jumps forward by `ahead` and back by `behind`.
+    ClockStep {
+        /// Node.
+        node: String,
+        /// Forward jump. Default `"0"`.
+        #[serde(default = "zero")]
+        ahead: Duration,
+        /// Backward jump. Default `"0"`.
+        #[serde(default = "zero")]
+        behind: Duration,
+    },
+}
+
+/// Random fault generators.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+pub enum RandomFault {
+    /// A node alternates exponential up (mean `mtbf`) and down (mean `mttr`) periods.
+    NodeFailures {
+        /// Node (or component) name.
+        node: String,
+        /// Mean time between failures.
+        mtbf: Duration,
+        /// Mean time to repair.
+        mttr: Duration,
+    },
+    /// A random node among `nodes` is isolated now and then.
+    Isolations {
+        /// Candidate nodes (or components).
+        nodes: Vec<String>,
+        /// Mean time between isolations.
+        mean_interval: Duration,
+        /// Mean isolation length.
+        mean_duration: Duration,
+    },
+}
+
+/// Parameter sweep and replications.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sweep {
+    /// Replications per point, with seeds derived from the master seed and the replication
+    /// number (common random numbers across points). Default 1.
+    #[serde(default = "one_u32")]
+    pub replications: u32,
+    /// Cartesian product of axes (first axis varies slowest). Default: none.
+    #[serde(default)]
+    pub grid: Vec<Axis>,
+    /// Groups of axes that advance together (all lists in a group have equal length).
+    /// Default: none.
+    #[serde(default)]
+    pub zip: Vec<Vec<Axis>>,
+    /// Latin hypercube samples over numeric ranges. Default: none.
+    #[serde(default)]
+    pub latin_hypercube: Option<LatinHypercube>,
+}
+
+impl Default for Sweep {
+    fn default() -> Self {
+        Sweep { replications: 1, grid: Vec::new(), zip: Vec::new(), latin_hypercube: None }
+    }
+}
+
+/// One swept parameter: a path into this file and the values it takes.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Axis {
+    /// Path, e.g. `"components.app.kind.workers"` (see `--set`).
+    pub path: String,
+    /// Values: numbers, or text such as `"5ms"` or RON like `"Exponential(mean: \"1ms\")"`.
+    pub values: Vec<SweepValue>,
+}
+
+/// Latin hypercube design.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LatinHypercube {
+    /// Number of samples.
+    pub samples: u32,
+    /// Seed of the design (independent of the run seeds). Default 0.
+    #[serde(default)]
+    pub seed: u64,
+    /// Numeric ranges.
+    pub ranges: Vec<Range>,
+}
+
+/// A numeric range for Latin hypercube sampling.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Range {
+    /// Path of the parameter.
+    pub path: String,
+    /// Lower bound.
+    pub min: f64,
+    /// Upper bound.
+    pub max: f64,
+    /// Whether to sample whole numbers only. Default `false`.
+    #[serde(default)]
+    pub integer: bool,
+}
+
+/// A value in a sweep list: an integer, a float, or text (a unit quantity or RON).
+#[derive(Clone, Debug, PartialEq)]
+pub enum SweepValue {
+    /// An integer.
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// Text, substituted as a RON string if it is not valid RON itself.
+    Text(String),
+}
+
+impl SweepValue {
+    /// The RON text that replaces the swept field.
+    pub fn to_ron(&self) -> String {
+        match self {
+            SweepValue::Int(i) => i.to_string(),
+            SweepValue::Float(f) => format!("{f:?}"),
+            SweepValue::Text(t) => t.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for SweepValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SweepValue::Int(i) => write!(f, "{i}"),
+            SweepValue::Float(x) => write!(f, "{x}"),
+            SweepValue::Text(t) => f.write_str(t),
+        }
+    }
+}
+
+impl Serialize for SweepValue {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            SweepValue::Int(i) => s.serialize_i64(*i),
+            SweepValue::Float(x) => s.serialize_f64(*x),
+            SweepValue::Text(t) => s.serialize_str(t),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SweepValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = SweepValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a number (4, 0.5) or a text value (\"5ms\", \"Exponential(mean: \\\"1ms\\\")\")")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<SweepValue, E> {
+                Ok(SweepValue::Int(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<SweepValue, E> {
+                i64::try_from(v)
+                    .map(SweepValue::Int)
+                    .map_err(|_| E::custom("integer too large for a sweep value"))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<SweepValue, E> {
+                Ok(SweepValue::Float(v))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<SweepValue, E> {
+                Ok(SweepValue::Text(v.to_string()))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<SweepValue, E> {
+                Ok(SweepValue::Text(v.to_owned()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
