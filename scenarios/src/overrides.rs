@@ -188,27 +188,40 @@ fn apply_one<T: Serialize + DeserializeOwned>(base: &T, o: &Override) -> Result<
         parse_document::<T>(&print_tree(&tree))
     };
 
-    // 1. The text as RON.
-    let mut as_ron = match check_single_value(text) {
+    // 1. The text as RON, as is.
+    let single = check_single_value(text);
+    let mut as_ron = match &single {
         Ok(()) => match attempt(Tree::Raw(text.to_owned())) {
             Ok(v) => return Ok(v),
             Err(e) => e,
         },
         Err(e) => format!("not a single RON value ({e})"),
     };
-    // 2. The text as the content of the newtype struct(s) the old value was wrapped in
-    //    (ron wants `Name("x")` or `("x")` for those).
-    if has_newtype_layer(&old) && check_single_value(text).is_ok() {
-        match attempt(rewrap(&old, Tree::Raw(text.to_owned()))) {
-            Ok(v) => return Ok(v),
-            Err(e) => as_ron = e,
+    if single.is_ok() {
+        // 2. Directly inside a newtype variant (the path named the variant), ron's
+        //    `unwrap_variant_newtypes` wants a struct or tuple without its parentheses.
+        if matches!(steps.last(), Some(Step::Inner)) {
+            if let Some(inner) = strip_outer_parens(text) {
+                match attempt(Tree::Raw(inner.to_owned())) {
+                    Ok(v) => return Ok(v),
+                    Err(e) => as_ron = e,
+                }
+            }
+        }
+        // 3. The text as the content of the newtype struct(s) the old value was wrapped in
+        //    (ron wants `Name("x")` or `("x")` for those).
+        if has_newtype_layer(&old) {
+            match attempt(rewrap(&old, Tree::Raw(text.to_owned()))) {
+                Ok(v) => return Ok(v),
+                Err(e) => as_ron = e,
+            }
         }
     }
     if is_quoted(text) {
         return Err(invalid(baseline_or(base, as_ron)));
     }
 
-    // 3. The text as a string.
+    // 4. The text as a string.
     let quoted = print_tree(&Tree::Str(text.to_owned()));
     match attempt(rewrap(&old, Tree::Str(text.to_owned()))) {
         Ok(v) => Ok(v),
@@ -217,6 +230,70 @@ fn apply_one<T: Serialize + DeserializeOwned>(base: &T, o: &Override) -> Result<
             format!("as RON `{text}`: {as_ron}; as the string {quoted}: {as_str}"),
         ))),
     }
+}
+
+/// The inside of `text` if it is `(...)` with the first parenthesis closing at the very end
+/// (strings, chars and comments are skipped when matching).
+fn strip_outer_parens(text: &str) -> Option<&str> {
+    let inner = text.strip_prefix('(')?.strip_suffix(')')?;
+    let mut depth = 0usize;
+    let mut chars = inner.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth = depth.checked_sub(1)?,
+            '"' => loop {
+                match chars.next()? {
+                    '\\' => {
+                        chars.next()?;
+                    }
+                    '"' => break,
+                    _ => {}
+                }
+            },
+            '\'' => loop {
+                match chars.next()? {
+                    '\\' => {
+                        chars.next()?;
+                    }
+                    '\'' => break,
+                    _ => {}
+                }
+            },
+            'r' if matches!(chars.peek(), Some('#' | '"')) => {
+                let mut hashes = 0;
+                while chars.next_if_eq(&'#').is_some() {
+                    hashes += 1;
+                }
+                // Otherwise a raw identifier such as `r#type`.
+                if chars.next_if_eq(&'"').is_some() {
+                    'raw: loop {
+                        if chars.next()? == '"' {
+                            for _ in 0..hashes {
+                                if chars.next_if_eq(&'#').is_none() {
+                                    continue 'raw;
+                                }
+                            }
+                            break;
+                        }
+                    }
+                }
+            }
+            '/' if chars.next_if_eq(&'/').is_some() => while chars.next_if(|&c| c != '\n').is_some() {},
+            '/' if chars.next_if_eq(&'*').is_some() => {
+                let mut prev = ' ';
+                loop {
+                    let c = chars.next()?;
+                    if prev == '*' && c == '/' {
+                        break;
+                    }
+                    prev = c;
+                }
+            }
+            _ => {}
+        }
+    }
+    (depth == 0).then_some(inner)
 }
 
 /// Whether `tree` is a newtype struct, possibly inside `Some(..)`.
@@ -1305,6 +1382,14 @@ mod tests {
         tags: Vec<String>,
         #[serde(default)]
         weights: BTreeMap<String, f64>,
+        delay: Delay,
+    }
+
+    /// Like a distribution of durations: a newtype variant around a leaf, and a struct variant.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    enum Delay {
+        Constant(Dur),
+        Uniform { min: Dur, max: Dur },
     }
 
     #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -1409,6 +1494,7 @@ mod tests {
             ],
             tags: vec!["t".into()],
             weights: BTreeMap::from([("a".into(), 1.0), ("b".into(), 2.0)]),
+            delay: Delay::Constant(Dur(5_000_000)),
         }
     }
 
@@ -2034,7 +2120,8 @@ mod tests {
                 "nodes",
                 "components",
                 "tags",
-                "weights"
+                "weights",
+                "delay"
             ]
         );
         assert_eq!(suggestion.as_deref(), Some("seed"));
@@ -2233,11 +2320,5 @@ mod tests {
         assert_eq!(suggest("Seed", &["seed".into()]), Some("seed".into()));
         assert_eq!(suggest("x", &["y".into(), "x1".into()]), Some("y".into()));
         assert_eq!(suggest("3", &["2".into()]), None);
-    }
-    #[test]
-    fn zz_show() { // TEMP
-        for o in [&["sed=1"][..], &["components.ap.x=1"], &["components.app.kind.wrokers=1"], &["seed.x=1"], &["limits.cpu=1"], &["components.app.kind.workers=-3"], &["seed=\"5\""], &["duration=10 parsecs"], &["components.app.kind=Other(y: 1)"], &["components.app.kind=Nope"], &["components.app.kind.workers=1, queue: Some(5)"], &["label=5"], &["components.db.kind.Replica=(election_timeout: \"1s\", peers: [])"], &["components.db.kind.Replica=election_timeout: \"1s\", peers: []"], &["nodes=[(name: \"a\")]"]] {
-            match set(&scenario(), o) { Ok(_) => eprintln!("{o:?}: OK"), Err(e) => eprintln!("{o:?}:\n   {e}") }
-        }
     }
 }

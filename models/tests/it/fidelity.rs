@@ -187,3 +187,4 @@ fn littles_law_holds_on_a_call_graph() {
     let little = x * hist_mean(&r, client, "latency_ns") / 1e9;
     assert!((l - little).abs() <= 0.01 * little, "client: L = {l} but λW = {little}");
 }
+
