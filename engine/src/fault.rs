@@ -30,6 +30,7 @@ pub enum FaultAction {
         factor_permille: u32,
     },
     /// Nodes in different groups cannot talk; unlisted nodes form one more group together.
+    /// Replaces the previous partition (one-way cuts stay).
     Partition(Vec<Vec<NodeId>>),
     /// As `Partition`, by region: every node of a listed region joins that group.
     PartitionRegions(Vec<Vec<RegionId>>),
@@ -40,7 +41,7 @@ pub enum FaultAction {
         /// Receiver side.
         to: NodeId,
     },
-    /// Removes every partition and cut.
+    /// Removes every partition and cut (random isolations end on their own schedule).
     Heal,
     /// Adds latency and loss to the links from region `from` to region `to` (`from == to`:
     /// the region's internal network). Zero values restore the link.
@@ -76,7 +77,10 @@ pub enum RandomFaults {
         mttr: SimDuration,
     },
     /// Every exponential(`mean_interval`) a uniformly chosen node among `nodes` is isolated for
-    /// an exponential(`mean_duration`), then the partition heals.
+    /// an exponential(`mean_duration`), then the isolation ends. While isolated, the node can
+    /// reach no other node and no other node can reach it (drops count as `Partition`).
+    /// Isolations are a layer of their own: scheduled partitions and heals neither replace nor
+    /// end them, and they do not disturb scheduled partitions and cuts.
     Isolations {
         /// Candidate nodes.
         nodes: Vec<NodeId>,

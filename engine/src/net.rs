@@ -221,6 +221,10 @@ pub(crate) struct Network {
     node_nic_busy: Vec<SimTime>,
     node_rng: Vec<Rng>,
     group: Vec<u32>,
+    /// Per node: how many random isolations currently cut it off from every other node.
+    isolated: Vec<u32>,
+    /// Number of nodes with `isolated > 0` (skips the per-node check when zero).
+    isolated_nodes: u32,
     cuts: std::collections::BTreeSet<(NodeId, NodeId)>,
     pub(crate) conns: BTreeMap<(ComponentId, ComponentId), Conn>,
     region_pair_links: Vec<Vec<u32>>,
@@ -297,6 +301,8 @@ impl Network {
             node_nic_busy: vec![SimTime::ZERO; nodes],
             node_rng: node_names.iter().map(|n| rng::stream(seed, "network", n)).collect(),
             group: vec![0; nodes],
+            isolated: vec![0; nodes],
+            isolated_nodes: 0,
             cuts: Default::default(),
             conns: BTreeMap::new(),
             region_pair_links,
@@ -308,6 +314,27 @@ impl Network {
     pub(crate) fn blocked(&self, from: NodeId, to: NodeId) -> bool {
         self.group[from.index()] != self.group[to.index()]
             || (!self.cuts.is_empty() && self.cuts.contains(&(from, to)))
+            || (self.isolated_nodes > 0
+                && from != to
+                && (self.isolated[from.index()] > 0 || self.isolated[to.index()] > 0))
+    }
+
+    /// Cuts `node` off from every other node (a random isolation; independent of partitions).
+    pub(crate) fn isolate(&mut self, node: NodeId) {
+        let k = &mut self.isolated[node.index()];
+        if *k == 0 {
+            self.isolated_nodes += 1;
+        }
+        *k += 1;
+    }
+
+    /// Ends one isolation of `node`.
+    pub(crate) fn unisolate(&mut self, node: NodeId) {
+        let k = &mut self.isolated[node.index()];
+        if *k == 1 {
+            self.isolated_nodes -= 1;
+        }
+        *k = k.saturating_sub(1);
     }
 
     /// Splits nodes into groups; nodes not listed form one more group together.

@@ -158,6 +158,8 @@ struct RandomGen {
     spec: RandomFaults,
     rng: Rng,
     active: bool,
+    /// The node an active isolation cut off.
+    isolated: Option<NodeId>,
 }
 
 /// Assembles a simulation. Ids are dense and assigned in call order.
@@ -376,7 +378,7 @@ impl<P: Protocol> SimBuilder<P> {
         let random = self
             .random
             .into_iter()
-            .map(|(name, spec)| RandomGen { spec, rng: rng::stream(seed, "faults", &name), active: false })
+            .map(|(name, spec)| RandomGen { spec, rng: rng::stream(seed, "faults", &name), active: false, isolated: None })
             .collect();
         let n_components = self.components.len();
         let deferred = (0..nodes.len()).map(|_| VecDeque::new()).collect();
@@ -913,12 +915,19 @@ impl<P: Protocol> Sim<P> {
                 if active { FaultAction::Restart(*node) } else { FaultAction::Crash(*node) }
             }
             RandomFaults::Isolations { nodes, .. } => {
+                // Isolations are their own layer in the network: they neither replace nor get
+                // healed by scheduled partitions and heals (nor other generators' isolations).
                 if active {
-                    FaultAction::Heal
+                    if let Some(node) = g.isolated.take() {
+                        self.net.unisolate(node);
+                    }
                 } else {
-                    let pick = rng::below(&mut g.rng, nodes.len() as u64) as usize;
-                    FaultAction::Partition(vec![vec![nodes[pick]]])
+                    let pick = nodes[rng::below(&mut g.rng, nodes.len() as u64) as usize];
+                    g.isolated = Some(pick);
+                    self.net.isolate(pick);
                 }
+                self.schedule_random(i);
+                return;
             }
         };
         self.apply_fault(&action);

@@ -22,21 +22,31 @@
 //! - in a map, the entry whose key (a string, number, bool, char or unit variant) prints as
 //!   the segment.
 //!
-//! Enum variants, newtype structs and `Some(..)` are transparent: with
+//! Enum variants, newtype structs and `Some(..)` are transparent when descending: with
 //! `kind: Service(workers: 4)`, `kind.workers` addresses the field. Naming the variant is also
-//! accepted (`kind.Service.workers`); for a newtype variant (`kind: Replica(..)`),
-//! `kind.Replica` addresses its content. The last segment addresses a whole value, so
-//! `limit=5` replaces the whole `Option` (bare values are fine thanks to `implicit_some`, and
-//! `None` is accepted), and `kind=Other(x: 1)` switches the variant.
+//! accepted (`kind.Service.workers`); as the last segment it addresses the enum value itself,
+//! except for a newtype variant, where it addresses the content (`delay.Constant=5ms` with
+//! `delay: Constant("2ms")`; a struct content is written with its parentheses, as [`value_at`]
+//! prints it).
+//! The last segment addresses a whole value, so `limit=5` replaces the whole `Option` (bare
+//! values are fine thanks to `implicit_some`; `None` and `Some(..)` are accepted too), and
+//! `kind=Other(x: 1)` switches the variant. Descending into `None` is an error: set the whole
+//! option instead.
 //!
 //! # Values
 //!
 //! The value is RON text, written as in a scenario file. If it does not parse (or is not a
 //! single RON value) and is not already a quoted string, it is retried as a string, so
 //! `--set duration=10s` works as well as `--set 'duration="10s"'`; only when both readings
-//! fail is an error reported, quoting both. Overrides apply in order, each to the result of the
-//! previous one, so later overrides win and may address fields of a variant set by an earlier
-//! one.
+//! fail is an error reported, quoting both. For a newtype struct (`struct Label(String)`) the
+//! bare content is accepted too (`label=x`, `label="x"`, `label=("x")`). A value can never
+//! spill into neighbouring fields: it must be exactly one RON value. Overrides apply in
+//! order, each to the result of the previous one, so later overrides win and may address
+//! fields of a variant set by an earlier one.
+//!
+//! The printed RON (see [`value_at`]) uses no struct names, explicit `Some(..)`, and writes a
+//! newtype variant's struct content without extra parentheses (`Replica(timeout: "5ms")`), as
+//! the loader's `unwrap_variant_newtypes` extension requires.
 
 use std::fmt::{self, Write as _};
 use std::str::FromStr;
@@ -200,12 +210,12 @@ fn apply_one<T: Serialize + DeserializeOwned>(base: &T, o: &Override) -> Result<
     if single.is_ok() {
         // 2. Directly inside a newtype variant (the path named the variant), ron's
         //    `unwrap_variant_newtypes` wants a struct or tuple without its parentheses.
-        if matches!(steps.last(), Some(Step::Inner)) {
-            if let Some(inner) = strip_outer_parens(text) {
-                match attempt(Tree::Raw(inner.to_owned())) {
-                    Ok(v) => return Ok(v),
-                    Err(e) => as_ron = e,
-                }
+        if matches!(steps.last(), Some(Step::Inner))
+            && let Some(inner) = strip_outer_parens(text)
+        {
+            match attempt(Tree::Raw(inner.to_owned())) {
+                Ok(v) => return Ok(v),
+                Err(e) => as_ron = e,
             }
         }
         // 3. The text as the content of the newtype struct(s) the old value was wrapped in
@@ -279,7 +289,9 @@ fn strip_outer_parens(text: &str) -> Option<&str> {
                     }
                 }
             }
-            '/' if chars.next_if_eq(&'/').is_some() => while chars.next_if(|&c| c != '\n').is_some() {},
+            '/' if chars.next_if_eq(&'/').is_some() => {
+                while chars.next_if(|&c| c != '\n').is_some() {}
+            }
             '/' if chars.next_if_eq(&'*').is_some() => {
                 let mut prev = ' ';
                 loop {
@@ -1015,6 +1027,7 @@ fn resolve(root: &Tree, path: &str) -> Result<Vec<Step>, OverrideError> {
     for segment in path.split('.') {
         // Transparent wrappers; naming a newtype variant selects its content.
         let mut consumed = false;
+        let mut peeled_variant = None;
         loop {
             match node {
                 Tree::Some(inner) | Tree::NewtypeStruct(_, inner) => {
@@ -1024,6 +1037,7 @@ fn resolve(root: &Tree, path: &str) -> Result<Vec<Step>, OverrideError> {
                 Tree::NewtypeVariant { variant, value } => {
                     steps.push(Step::Inner);
                     node = value;
+                    peeled_variant = Some(*variant);
                     if *variant == segment {
                         consumed = true;
                         break;
@@ -1033,7 +1047,7 @@ fn resolve(root: &Tree, path: &str) -> Result<Vec<Step>, OverrideError> {
             }
         }
         if !consumed {
-            let (step, child) = select(node, segment, &done)?;
+            let (step, child) = select(node, segment, &done, peeled_variant)?;
             if let Some(step) = step {
                 steps.push(step);
             }
@@ -1045,13 +1059,25 @@ fn resolve(root: &Tree, path: &str) -> Result<Vec<Step>, OverrideError> {
 }
 
 /// Selects `segment` in `node` (already unwrapped); `None` as the step means the segment named
-/// the node's own variant and selects the node itself.
+/// the node's own variant and selects the node itself. `outer_variant` is the newtype variant
+/// `node` was unwrapped from, if any (listed as available in errors).
 fn select<'t>(
     node: &'t Tree,
     segment: &str,
     done: &[&str],
+    outer_variant: Option<&'static str>,
 ) -> Result<(Option<Step>, &'t Tree), OverrideError> {
-    let unknown = |available: Vec<String>| {
+    let own_variant = match node {
+        Tree::StructVariant { variant, .. } | Tree::TupleVariant { variant, .. } => Some(*variant),
+        _ => None,
+    };
+    let unknown = |mut available: Vec<String>| {
+        // Naming the variant is allowed too.
+        for variant in [own_variant, outer_variant].into_iter().flatten() {
+            if !available.iter().any(|a| a == variant) {
+                available.push(variant.to_owned());
+            }
+        }
         let suggestion = suggest(segment, &available);
         OverrideError::UnknownSegment {
             path: done.join("."),
@@ -1312,11 +1338,11 @@ mod tests {
     impl fmt::Display for Dur {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             let ns = self.0;
-            if ns != 0 && ns % 1_000_000_000 == 0 {
+            if ns != 0 && ns.is_multiple_of(1_000_000_000) {
                 write!(f, "{}s", ns / 1_000_000_000)
-            } else if ns != 0 && ns % 1_000_000 == 0 {
+            } else if ns != 0 && ns.is_multiple_of(1_000_000) {
                 write!(f, "{}ms", ns / 1_000_000)
-            } else if ns != 0 && ns % 1_000 == 0 {
+            } else if ns != 0 && ns.is_multiple_of(1_000) {
                 write!(f, "{}us", ns / 1_000)
             } else {
                 write!(f, "{ns}ns")
@@ -2072,6 +2098,13 @@ mod tests {
         // Printed values can be fed back as override values.
         for path in [
             "components.db.kind",
+            "components.db.kind.Replica",
+            "components.db",
+            "delay",
+            "delay.Constant",
+            "label",
+            "weights",
+            "",
             "components.app.kind",
             "loss",
             "nodes.edge",
@@ -2142,6 +2175,25 @@ mod tests {
         let e = set_err(&["components.db.kind.Replica.timeout=1s"]);
         let msg = e.to_string();
         assert!(msg.contains("`election_timeout`, `peers`"), "{msg}");
+
+        // Variant names are listed (and suggested) too.
+        let e = set_err(&["components.app.kind.Servce.workers=1"]);
+        let OverrideError::UnknownSegment {
+            available,
+            suggestion,
+            ..
+        } = &e
+        else {
+            panic!("{e:?}")
+        };
+        assert_eq!(available, &["workers", "queue", "latency", "Service"]);
+        assert_eq!(suggestion.as_deref(), Some("Service"));
+        let e = set_err(&["components.db.kind.Replca.peers=[]"]);
+        assert!(
+            e.to_string()
+                .contains("`election_timeout`, `peers`, `Replica`; did you mean `Replica`?"),
+            "{e}"
+        );
 
         let e = set_err(&["zzzzzz=1"]);
         assert!(
@@ -2320,5 +2372,62 @@ mod tests {
         assert_eq!(suggest("Seed", &["seed".into()]), Some("seed".into()));
         assert_eq!(suggest("x", &["y".into(), "x1".into()]), Some("y".into()));
         assert_eq!(suggest("3", &["2".into()]), None);
+    }
+
+    #[test]
+    fn newtype_variant_content() {
+        // A newtype variant around a leaf: naming the variant addresses the leaf.
+        let s = set_ok(&["delay.Constant=2ms"]);
+        assert_eq!(s.delay, Delay::Constant(Dur(2_000_000)));
+        assert_eq!(value_at(&scenario(), "delay.Constant").unwrap(), "\"5ms\"");
+        assert_eq!(value_at(&scenario(), "delay").unwrap(), "Constant(\"5ms\")");
+        let s = set_ok(&["delay=Uniform(min: \"1ms\", max: \"2ms\")", "delay.max=3ms"]);
+        assert_eq!(
+            s.delay,
+            Delay::Uniform {
+                min: Dur(1_000_000),
+                max: Dur(3_000_000)
+            }
+        );
+        // Around a struct: the content is accepted with its parentheses (as `value_at` prints
+        // it) or without.
+        let expected = Kind::Replica(Replica {
+            election_timeout: Dur(1_000_000_000),
+            peers: vec![],
+        });
+        for text in [
+            "(election_timeout: \"1s\", peers: [])",
+            "(election_timeout: \"1s\", /* ) */ peers: [])",
+        ] {
+            let o = format!("components.db.kind.Replica={text}");
+            assert_eq!(component(&set_ok(&[&o]), "db").kind, expected, "{o}");
+        }
+    }
+
+    #[test]
+    fn outer_parentheses() {
+        assert_eq!(strip_outer_parens("(a: 1)"), Some("a: 1"));
+        assert_eq!(
+            strip_outer_parens("((1), [2], {3: 4})"),
+            Some("(1), [2], {3: 4}")
+        );
+        assert_eq!(strip_outer_parens("()"), Some(""));
+        assert_eq!(strip_outer_parens("(a: 1), b: (2)"), None);
+        assert_eq!(
+            strip_outer_parens("(a: \")\", b: (2))"),
+            Some("a: \")\", b: (2)")
+        );
+        assert_eq!(
+            strip_outer_parens("(a: ')', b: '\\'')"),
+            Some("a: ')', b: '\\''")
+        );
+        assert_eq!(
+            strip_outer_parens("(a: r#\")\"#, r#type: 1)"),
+            Some("a: r#\")\"#, r#type: 1")
+        );
+        assert_eq!(strip_outer_parens("(a: 1 // )\n)"), Some("a: 1 // )\n"));
+        assert_eq!(strip_outer_parens("(a: \"unterminated)"), None);
+        assert_eq!(strip_outer_parens("a: 1"), None);
+        assert_eq!(strip_outer_parens("(a: 1]"), None);
     }
 }

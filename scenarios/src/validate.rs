@@ -555,7 +555,7 @@ fn mix(cx: &mut Ctx, path: &str, m: &raw::Mix) -> workload::OpMix {
             cx.err(format!("{path}.{field}"), format!("weight {w} must be a finite number ≥ 0"));
         }
     }
-    if !(m.read + m.write + m.other > 0.0) {
+    if m.read + m.write + m.other <= 0.0 || (m.read + m.write + m.other).is_nan() {
         cx.err(path, "at least one mix weight must be > 0");
     }
     workload::OpMix { read: m.read, write: m.write, other: m.other }

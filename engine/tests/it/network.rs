@@ -107,7 +107,8 @@ fn stream_loss_adds_retransmission_delay() {
         let sd = if doubling { 0.65 } else { 0.157 };
         let tol = 5.0 * sd / (count as f64).sqrt();
         if !doubling {
-            assert_close(expected, 0.2 * 0.3 / 0.7, 1e-9, "closed form");
+            // The closed form sums infinitely many losses; the engine fails after 15.
+            assert_close(expected, 0.2 * 0.3 / 0.7, 1e-7, "closed form");
         }
         assert_close(mean, expected, tol, &format!("mean retransmission wait (doubling {doubling})"));
     }

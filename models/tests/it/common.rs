@@ -12,25 +12,20 @@ const MAX_EVENTS: u64 = 200_000_000;
 
 /// A simulation under construction: every component on its own node in one region, on an
 /// ideal (zero-latency, lossless) network.
-pub struct World {
-    pub b: SimBuilder<Cluster>,
+pub(crate) struct World {
+    pub(crate) b: SimBuilder<Cluster>,
     region: clustersim_engine::RegionId,
 }
 
 impl World {
-    pub fn new(seed: u64) -> World {
+    pub(crate) fn new(seed: u64) -> World {
         let mut b = SimBuilder::new(seed);
         let region = b.add_region("r");
         World { b, region }
     }
 
-    /// The id the next component will get.
-    pub fn next_id(&self) -> ComponentId {
-        self.b.next_component_id()
-    }
-
     /// Adds `cfg` as component `name` on a fresh node of the same name.
-    pub fn add(&mut self, name: &str, cfg: ComponentConfig) -> ComponentId {
+    pub(crate) fn add(&mut self, name: &str, cfg: ComponentConfig) -> ComponentId {
         cfg.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
         let node = self.b.add_node(name, self.region);
         let id = self.b.next_component_id();
@@ -39,14 +34,14 @@ impl World {
     }
 
     /// Schedules a crash of `node_of` (the node hosting that component) at `at`, restart at `back`.
-    pub fn crash_between(&mut self, comp: ComponentId, at: SimDuration, back: SimDuration) {
+    pub(crate) fn crash_between(&mut self, comp: ComponentId, at: SimDuration, back: SimDuration) {
         let node = self.b.names().component_node[comp.index()];
         self.b.schedule_fault(SimTime::ZERO + at, FaultAction::Crash(node));
         self.b.schedule_fault(SimTime::ZERO + back, FaultAction::Restart(node));
     }
 
     /// Runs until `end`, measuring after `warmup`, with report windows of `window` if given.
-    pub fn run(self, warmup: SimDuration, end: SimDuration, window: Option<SimDuration>) -> RunReport {
+    pub(crate) fn run(self, warmup: SimDuration, end: SimDuration, window: Option<SimDuration>) -> RunReport {
         let mut sim = self.b.build().expect("valid simulation");
         sim.metrics().set_warmup(SimTime::ZERO + warmup);
         sim.metrics().set_interval(window);
@@ -56,46 +51,46 @@ impl World {
     }
 }
 
-pub fn secs(s: u64) -> SimDuration {
+pub(crate) fn secs(s: u64) -> SimDuration {
     SimDuration::from_secs(s)
 }
 
-pub fn ms(n: u64) -> SimDuration {
+pub(crate) fn ms(n: u64) -> SimDuration {
     SimDuration::from_millis(n)
 }
 
-pub fn series(r: &MetricsReport, comp: ComponentId, name: &str) -> SeriesId {
+pub(crate) fn series(r: &MetricsReport, comp: ComponentId, name: &str) -> SeriesId {
     r.find(Some(comp), name).unwrap_or_else(|| panic!("no series {name} for {comp:?}"))
 }
 
-pub fn counter(r: &RunReport, comp: ComponentId, name: &str) -> u64 {
+pub(crate) fn counter(r: &RunReport, comp: ComponentId, name: &str) -> u64 {
     r.metrics.counter(series(&r.metrics, comp, name))
 }
 
-pub fn gauge_avg(r: &RunReport, comp: ComponentId, name: &str) -> f64 {
+pub(crate) fn gauge_avg(r: &RunReport, comp: ComponentId, name: &str) -> f64 {
     r.metrics.gauge_avg(series(&r.metrics, comp, name))
 }
 
 /// Mean of a histogram series, in its unit (ns for latencies).
-pub fn hist_mean(r: &RunReport, comp: ComponentId, name: &str) -> f64 {
+pub(crate) fn hist_mean(r: &RunReport, comp: ComponentId, name: &str) -> f64 {
     r.metrics.histogram(series(&r.metrics, comp, name)).expect("histogram").mean()
 }
 
-pub fn hist_len(r: &RunReport, comp: ComponentId, name: &str) -> u64 {
+pub(crate) fn hist_len(r: &RunReport, comp: ComponentId, name: &str) -> u64 {
     r.metrics.histogram(series(&r.metrics, comp, name)).expect("histogram").len()
 }
 
-pub fn hist_quantile(r: &RunReport, comp: ComponentId, name: &str, q: f64) -> f64 {
+pub(crate) fn hist_quantile(r: &RunReport, comp: ComponentId, name: &str, q: f64) -> f64 {
     r.metrics.histogram(series(&r.metrics, comp, name)).expect("histogram").value_at_quantile(q) as f64
 }
 
 /// The measured duration in seconds.
-pub fn measured_secs(r: &RunReport) -> f64 {
+pub(crate) fn measured_secs(r: &RunReport) -> f64 {
     r.metrics.measured_duration().as_secs_f64()
 }
 
 /// The per-window values of a series, measured windows only, in time order.
-pub fn windows(r: &RunReport, comp: ComponentId, name: &str) -> Vec<(SimTime, WindowValue)> {
+pub(crate) fn windows(r: &RunReport, comp: ComponentId, name: &str) -> Vec<(SimTime, WindowValue)> {
     let id = series(&r.metrics, comp, name);
     r.metrics
         .windows
@@ -107,7 +102,7 @@ pub fn windows(r: &RunReport, comp: ComponentId, name: &str) -> Vec<(SimTime, Wi
 
 /// Mean and standard error of the mean of `xs` (batch means: the batches are assumed long
 /// enough to be nearly independent).
-pub fn mean_se(xs: &[f64]) -> (f64, f64) {
+pub(crate) fn mean_se(xs: &[f64]) -> (f64, f64) {
     let n = xs.len() as f64;
     assert!(n >= 10.0, "need at least 10 batches, got {n}");
     let mean = xs.iter().sum::<f64>() / n;
@@ -116,7 +111,7 @@ pub fn mean_se(xs: &[f64]) -> (f64, f64) {
 }
 
 /// Batch means of a gauge's window time-averages.
-pub fn gauge_batches(r: &RunReport, comp: ComponentId, name: &str) -> Vec<f64> {
+pub(crate) fn gauge_batches(r: &RunReport, comp: ComponentId, name: &str) -> Vec<f64> {
     windows(r, comp, name)
         .into_iter()
         .map(|(_, v)| match v {
@@ -127,7 +122,7 @@ pub fn gauge_batches(r: &RunReport, comp: ComponentId, name: &str) -> Vec<f64> {
 }
 
 /// Per-window counts of a counter.
-pub fn counter_batches(r: &RunReport, comp: ComponentId, name: &str) -> Vec<u64> {
+pub(crate) fn counter_batches(r: &RunReport, comp: ComponentId, name: &str) -> Vec<u64> {
     windows(r, comp, name)
         .into_iter()
         .map(|(_, v)| match v {
@@ -138,7 +133,7 @@ pub fn counter_batches(r: &RunReport, comp: ComponentId, name: &str) -> Vec<u64>
 }
 
 /// Per-window `(count, mean, p50, p99)` of a histogram (2 significant digits per window).
-pub fn hist_batches(r: &RunReport, comp: ComponentId, name: &str) -> Vec<(u64, f64, f64, f64)> {
+pub(crate) fn hist_batches(r: &RunReport, comp: ComponentId, name: &str) -> Vec<(u64, f64, f64, f64)> {
     windows(r, comp, name)
         .into_iter()
         .map(|(_, v)| match v {
