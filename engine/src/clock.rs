@@ -20,18 +20,25 @@ pub struct NodeClock {
 
 impl NodeClock {
     /// A perfect clock.
-    pub const PERFECT: NodeClock = NodeClock { offset_ns: 0, drift_ppb: 0 };
+    pub const PERFECT: NodeClock = NodeClock {
+        offset_ns: 0,
+        drift_ppb: 0,
+    };
 
     /// A clock with the given offset and drift in parts per million.
     pub fn new(offset_ns: i64, drift_ppm: i64) -> NodeClock {
-        NodeClock { offset_ns, drift_ppb: drift_ppm.saturating_mul(1000) }
+        NodeClock {
+            offset_ns,
+            drift_ppb: drift_ppm.saturating_mul(1000),
+        }
     }
 
     /// The local reading at true time `t`, clamped to `[0, SimTime::MAX]`.
     pub fn local(&self, t: SimTime) -> SimTime {
         let t_ns = i128::from(t.as_nanos());
         // Drift is truncated toward zero: exact integer arithmetic, no float rounding.
-        let local = t_ns + i128::from(self.offset_ns) + t_ns * i128::from(self.drift_ppb) / 1_000_000_000;
+        let local =
+            t_ns + i128::from(self.offset_ns) + t_ns * i128::from(self.drift_ppb) / 1_000_000_000;
         SimTime::from_nanos(local.clamp(0, i128::from(u64::MAX)) as u64)
     }
 
@@ -50,13 +57,25 @@ mod tests {
         let c = NodeClock::new(-5_000_000, 100); // -5 ms, +100 ppm
         // After 10 s of true time: +1 ms of drift, -5 ms offset.
         let t = SimTime::from_nanos(10_000_000_000);
-        assert_eq!(c.local(t).as_nanos(), 10_000_000_000 - 5_000_000 + 1_000_000);
+        assert_eq!(
+            c.local(t).as_nanos(),
+            10_000_000_000 - 5_000_000 + 1_000_000
+        );
         // Negative local readings clamp to zero.
         assert_eq!(c.local(SimTime::ZERO), SimTime::ZERO);
-        let slow = NodeClock { offset_ns: 0, drift_ppb: -1 };
+        let slow = NodeClock {
+            offset_ns: 0,
+            drift_ppb: -1,
+        };
         // -1 ppb over 999,999,999 ns truncates toward zero: no drift yet.
-        assert_eq!(slow.local(SimTime::from_nanos(999_999_999)).as_nanos(), 999_999_999);
-        assert_eq!(slow.local(SimTime::from_nanos(3_000_000_000)).as_nanos(), 2_999_999_997);
+        assert_eq!(
+            slow.local(SimTime::from_nanos(999_999_999)).as_nanos(),
+            999_999_999
+        );
+        assert_eq!(
+            slow.local(SimTime::from_nanos(3_000_000_000)).as_nanos(),
+            2_999_999_997
+        );
     }
 
     #[test]

@@ -41,7 +41,13 @@ pub trait Component<P: Protocol>: Send {
     /// A stream message could not be delivered (partition outlasted the failure timeout,
     /// destination down, too many retransmissions). The message is handed back so the model
     /// can fail the request it belonged to. Datagram losses are silent, as with UDP.
-    fn on_send_failed(&mut self, cx: &mut Ctx<'_, P>, to: ComponentId, msg: P::Msg, cause: DropCause) {
+    fn on_send_failed(
+        &mut self,
+        cx: &mut Ctx<'_, P>,
+        to: ComponentId,
+        msg: P::Msg,
+        cause: DropCause,
+    ) {
         let _ = (cx, to, msg, cause);
     }
     /// The node crashed: drop volatile state. Timers are already invalidated by the kernel.
@@ -73,10 +79,16 @@ impl TimerTable {
     #[inline]
     pub fn allocate(&mut self) -> TimerKey {
         match self.free.pop() {
-            Some(slot) => TimerKey { slot, generation: self.generation[slot as usize] },
+            Some(slot) => TimerKey {
+                slot,
+                generation: self.generation[slot as usize],
+            },
             None => {
                 self.generation.push(0);
-                TimerKey { slot: (self.generation.len() - 1) as u32, generation: 0 }
+                TimerKey {
+                    slot: (self.generation.len() - 1) as u32,
+                    generation: 0,
+                }
             }
         }
     }
@@ -189,18 +201,38 @@ impl<'a, P: Protocol> Ctx<'a, P> {
     /// Scales a service time by the node's slowdown.
     #[inline]
     pub fn scaled(&self, work: SimDuration) -> SimDuration {
-        if self.slowdown_permille == 1000 { work } else { work.mul_permille(self.slowdown_permille) }
+        if self.slowdown_permille == 1000 {
+            work
+        } else {
+            work.mul_permille(self.slowdown_permille)
+        }
     }
     /// Sends `msg` to `dst` with the network's default transport and no size.
     #[inline]
     pub fn send(&mut self, dst: ComponentId, msg: P::Msg) {
-        let opts = SendOptions { transport: self.default_transport, size_bytes: 0 };
+        let opts = SendOptions {
+            transport: self.default_transport,
+            size_bytes: 0,
+        };
         self.out.push(Command::Send { dst, msg, opts });
     }
     /// Sends `msg` to `dst` with an explicit transport and wire size.
     #[inline]
-    pub fn send_with(&mut self, dst: ComponentId, msg: P::Msg, transport: Transport, size_bytes: u32) {
-        self.out.push(Command::Send { dst, msg, opts: SendOptions { transport, size_bytes } });
+    pub fn send_with(
+        &mut self,
+        dst: ComponentId,
+        msg: P::Msg,
+        transport: Transport,
+        size_bytes: u32,
+    ) {
+        self.out.push(Command::Send {
+            dst,
+            msg,
+            opts: SendOptions {
+                transport,
+                size_bytes,
+            },
+        });
     }
     /// Delivers `msg` to `dst` after exactly `delay`, bypassing the network.
     #[inline]
@@ -211,7 +243,11 @@ impl<'a, P: Protocol> Ctx<'a, P> {
     #[inline]
     pub fn set_timer(&mut self, after: SimDuration, timer: P::Timer) -> TimerKey {
         let key = self.timers.allocate();
-        self.out.push(Command::SetTimer { key, at: self.now + after, timer });
+        self.out.push(Command::SetTimer {
+            key,
+            at: self.now + after,
+            timer,
+        });
         key
     }
     /// Cancels a pending timer; a no-op if it already fired or was cancelled.

@@ -45,9 +45,16 @@ pub struct SeriesInfo {
 
 #[derive(Debug)]
 enum State {
-    Counter { total: u64, window: u64 },
+    Counter {
+        total: u64,
+        window: u64,
+    },
     Gauge(GaugeState),
-    Histogram { total: Box<Histogram<u64>>, window: Box<Histogram<u64>>, clamped: u64 },
+    Histogram {
+        total: Box<Histogram<u64>>,
+        window: Box<Histogram<u64>>,
+        clamped: u64,
+    },
 }
 
 #[derive(Clone, Debug, Default)]
@@ -221,19 +228,42 @@ impl Recorder {
             None => SimTime::MAX,
         };
     }
-    fn register(&mut self, owner: Option<ComponentId>, name: &str, kind: SeriesKind, state: State) -> SeriesId {
+    fn register(
+        &mut self,
+        owner: Option<ComponentId>,
+        name: &str,
+        kind: SeriesKind,
+        state: State,
+    ) -> SeriesId {
         let id = SeriesId(self.info.len() as u32);
-        self.info.push(SeriesInfo { owner, name: name.to_owned(), kind });
+        self.info.push(SeriesInfo {
+            owner,
+            name: name.to_owned(),
+            kind,
+        });
         self.state.push(state);
         id
     }
     /// Registers a counter.
     pub fn counter(&mut self, owner: Option<ComponentId>, name: &str) -> SeriesId {
-        self.register(owner, name, SeriesKind::Counter, State::Counter { total: 0, window: 0 })
+        self.register(
+            owner,
+            name,
+            SeriesKind::Counter,
+            State::Counter {
+                total: 0,
+                window: 0,
+            },
+        )
     }
     /// Registers a gauge starting at zero.
     pub fn gauge(&mut self, owner: Option<ComponentId>, name: &str) -> SeriesId {
-        self.register(owner, name, SeriesKind::Gauge, State::Gauge(GaugeState::default()))
+        self.register(
+            owner,
+            name,
+            SeriesKind::Gauge,
+            State::Gauge(GaugeState::default()),
+        )
     }
     /// Registers a histogram (values in nanoseconds for latencies).
     pub fn histogram(&mut self, owner: Option<ComponentId>, name: &str) -> SeriesId {
@@ -241,7 +271,11 @@ impl Recorder {
             owner,
             name,
             SeriesKind::Histogram,
-            State::Histogram { total: new_hist(3), window: new_hist(2), clamped: 0 },
+            State::Histogram {
+                total: new_hist(3),
+                window: new_hist(2),
+                clamped: 0,
+            },
         )
     }
     /// The registered series so far.
@@ -300,7 +334,12 @@ impl Recorder {
     #[inline]
     pub fn record(&mut self, now: SimTime, id: SeriesId, value: u64) {
         let warmup_end = self.warmup_end;
-        if let State::Histogram { total, window, clamped } = &mut self.state[id.index()] {
+        if let State::Histogram {
+            total,
+            window,
+            clamped,
+        } = &mut self.state[id.index()]
+        {
             let v = if value > HISTOGRAM_MAX {
                 *clamped += 1;
                 HISTOGRAM_MAX
@@ -322,7 +361,9 @@ impl Recorder {
 
     /// Closes every window that ends at or before `now`.
     pub fn roll_until(&mut self, now: SimTime) {
-        let Some(interval) = self.interval else { return };
+        let Some(interval) = self.interval else {
+            return;
+        };
         while self.next_roll <= now {
             let (start, end) = (self.window_start, self.next_roll);
             self.close_window(start, end);
@@ -339,7 +380,10 @@ impl Recorder {
                 State::Counter { window, .. } => WindowValue::Counter(std::mem::take(window)),
                 State::Gauge(g) => {
                     Self::integrate(g, end, warmup_end);
-                    let v = WindowValue::Gauge { time_avg: g.window_integral as f64 / span, max: g.window_max };
+                    let v = WindowValue::Gauge {
+                        time_avg: g.window_integral as f64 / span,
+                        max: g.window_max,
+                    };
                     g.window_integral = 0;
                     g.window_max = g.value;
                     v
@@ -347,7 +391,11 @@ impl Recorder {
                 State::Histogram { window, .. } => {
                     let v = WindowValue::Histogram {
                         count: window.len(),
-                        mean: if window.is_empty() { 0.0 } else { window.mean() },
+                        mean: if window.is_empty() {
+                            0.0
+                        } else {
+                            window.mean()
+                        },
                         p50: window.value_at_quantile(0.5),
                         p90: window.value_at_quantile(0.9),
                         p99: window.value_at_quantile(0.99),
@@ -384,10 +432,21 @@ impl Recorder {
                 State::Counter { total, .. } => SeriesTotal::Counter(total),
                 State::Gauge(mut g) => {
                     Self::integrate(&mut g, end, warmup_end);
-                    let time_avg = if measured == 0 { f64::NAN } else { g.integral as f64 / measured as f64 };
-                    SeriesTotal::Gauge { time_avg, max: g.max, last: g.value }
+                    let time_avg = if measured == 0 {
+                        f64::NAN
+                    } else {
+                        g.integral as f64 / measured as f64
+                    };
+                    SeriesTotal::Gauge {
+                        time_avg,
+                        max: g.max,
+                        last: g.value,
+                    }
                 }
-                State::Histogram { total, clamped, .. } => SeriesTotal::Histogram { hist: total, clamped },
+                State::Histogram { total, clamped, .. } => SeriesTotal::Histogram {
+                    hist: total,
+                    clamped,
+                },
             })
             .collect();
         MetricsReport {
@@ -444,7 +503,11 @@ mod tests {
             .collect();
         assert_eq!(
             counts,
-            vec![(0, WindowValue::Counter(10)), (10, WindowValue::Counter(10)), (20, WindowValue::Counter(5))]
+            vec![
+                (0, WindowValue::Counter(10)),
+                (10, WindowValue::Counter(10)),
+                (20, WindowValue::Counter(5))
+            ]
         );
         assert!(rep.windows.iter().all(|w| !w.in_warmup));
     }

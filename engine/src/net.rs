@@ -54,8 +54,13 @@ pub enum DropCause {
 
 impl DropCause {
     /// Every cause, in report order.
-    pub const ALL: [DropCause; 5] =
-        [DropCause::Loss, DropCause::Partition, DropCause::Crashed, DropCause::QueueFull, DropCause::NoRoute];
+    pub const ALL: [DropCause; 5] = [
+        DropCause::Loss,
+        DropCause::Partition,
+        DropCause::Crashed,
+        DropCause::QueueFull,
+        DropCause::NoRoute,
+    ];
 
     /// Stable lowercase name used in reports (`drops_<name>`).
     pub fn name(self) -> &'static str {
@@ -199,7 +204,10 @@ pub(crate) struct Conn {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Plan {
     /// Deliver at `at` (and a duplicate at `duplicate_at`).
-    Deliver { at: SimTime, duplicate_at: Option<SimTime> },
+    Deliver {
+        at: SimTime,
+        duplicate_at: Option<SimTime>,
+    },
     /// Lost for good (datagram) — count it.
     Drop(DropCause),
     /// Stream blocked by a partition: retry later.
@@ -258,7 +266,11 @@ impl Network {
         }
         let mut edges = Vec::new();
         let mut region_pair_links = vec![Vec::new(); regions * regions];
-        let mut add_edge = |links: &mut Vec<Link>, edges: &mut Vec<(u32, u32, u64, u32)>, a: usize, b: usize, spec: &LinkSpec| {
+        let mut add_edge = |links: &mut Vec<Link>,
+                            edges: &mut Vec<(u32, u32, u64, u32)>,
+                            a: usize,
+                            b: usize,
+                            spec: &LinkSpec| {
             let idx = links.len() as u32;
             let w = spec.latency.mean().unwrap_or(0.0).max(0.0) as u64 + spec.jitter.as_nanos() / 2;
             links.push(Link::new(spec.clone()));
@@ -299,7 +311,10 @@ impl Network {
             node_region,
             node_nic_bps,
             node_nic_busy: vec![SimTime::ZERO; nodes],
-            node_rng: node_names.iter().map(|n| rng::stream(seed, "network", n)).collect(),
+            node_rng: node_names
+                .iter()
+                .map(|n| rng::stream(seed, "network", n))
+                .collect(),
             group: vec![0; nodes],
             isolated: vec![0; nodes],
             isolated_nodes: 0,
@@ -373,13 +388,22 @@ impl Network {
     }
 
     /// Degrades (or restores, with zero values) the links from region `a` to region `b`.
-    pub(crate) fn degrade(&mut self, a: RegionId, b: RegionId, extra_latency: SimDuration, extra_loss: f64) -> Result<(), NoSuchLink> {
+    pub(crate) fn degrade(
+        &mut self,
+        a: RegionId,
+        b: RegionId,
+        extra_latency: SimDuration,
+        extra_loss: f64,
+    ) -> Result<(), NoSuchLink> {
         let regions = self.routes.regions();
         if a.index() >= regions || b.index() >= regions {
             return Err(NoSuchLink);
         }
         let ids: Vec<u32> = if a == b {
-            self.routes.hops(a.index(), a.index()).map(|h| h.to_vec()).unwrap_or_default()
+            self.routes
+                .hops(a.index(), a.index())
+                .map(|h| h.to_vec())
+                .unwrap_or_default()
         } else {
             self.region_pair_links[a.index() * regions + b.index()].clone()
         };
@@ -395,7 +419,14 @@ impl Network {
     }
 
     /// Plans one message from `src_node` to `dst_node` at `now`.
-    pub(crate) fn plan(&mut self, now: SimTime, src_node: NodeId, dst_node: NodeId, size_bytes: u32, transport: Transport) -> Plan {
+    pub(crate) fn plan(
+        &mut self,
+        now: SimTime,
+        src_node: NodeId,
+        dst_node: NodeId,
+        size_bytes: u32,
+        transport: Transport,
+    ) -> Plan {
         if self.blocked(src_node, dst_node) {
             return match transport {
                 Transport::Datagram => Plan::Drop(DropCause::Partition),
@@ -407,7 +438,10 @@ impl Network {
         let path: &[u32] = if src_node == dst_node {
             &[LOOPBACK]
         } else {
-            match self.routes.hops(self.node_region[s] as usize, self.node_region[dst_node.index()] as usize) {
+            match self.routes.hops(
+                self.node_region[s] as usize,
+                self.node_region[dst_node.index()] as usize,
+            ) {
                 Some(h) => h,
                 None => {
                     return match transport {
@@ -429,7 +463,11 @@ impl Network {
         }
         let mut first_latency_sample = SimDuration::ZERO;
         for (i, &id) in path.iter().enumerate() {
-            let link = if id == LOOPBACK { &mut self.loopback } else { &mut self.links[id as usize] };
+            let link = if id == LOOPBACK {
+                &mut self.loopback
+            } else {
+                &mut self.links[id as usize]
+            };
             let loss = link.spec.loss + link.extra_loss;
             let mut retransmit_wait = SimDuration::ZERO;
             if loss > 0.0 {
@@ -475,14 +513,21 @@ impl Network {
         }
         let mut duplicate_at = None;
         if transport == Transport::Datagram {
-            let link = if path[0] == LOOPBACK { &self.loopback } else { &self.links[path[0] as usize] };
+            let link = if path[0] == LOOPBACK {
+                &self.loopback
+            } else {
+                &self.links[path[0] as usize]
+            };
             if link.spec.duplicate > 0.0 && rng::chance(rng, link.spec.duplicate) {
                 // The copy takes an independent latency sample on the first hop.
                 let again = link.spec.latency.sample_duration(rng) + link.extra_latency;
                 duplicate_at = Some(t - first_latency_sample + again);
             }
         }
-        Plan::Deliver { at: t, duplicate_at }
+        Plan::Deliver {
+            at: t,
+            duplicate_at,
+        }
     }
 }
 
@@ -491,7 +536,12 @@ const LOOPBACK: u32 = u32::MAX;
 
 impl Link {
     fn new(spec: LinkSpec) -> Link {
-        Link { spec, busy_until: SimTime::ZERO, extra_latency: SimDuration::ZERO, extra_loss: 0.0 }
+        Link {
+            spec,
+            busy_until: SimTime::ZERO,
+            extra_latency: SimDuration::ZERO,
+            extra_loss: 0.0,
+        }
     }
 }
 

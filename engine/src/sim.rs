@@ -25,7 +25,10 @@ pub struct Limits {
 impl Limits {
     /// Run until `end_time`, with at most `max_events` events.
     pub fn new(end_time: SimTime, max_events: u64) -> Limits {
-        Limits { end_time, max_events }
+        Limits {
+            end_time,
+            max_events,
+        }
     }
 }
 
@@ -124,8 +127,20 @@ pub enum BuildError {
 enum Event<P: Protocol> {
     /// `epoch` is the destination node's epoch at send time; `src_epoch` the source's (so a
     /// stream failure is reported only to the incarnation that sent the message).
-    Deliver { src: ComponentId, dst: ComponentId, epoch: u32, src_epoch: u32, stream: bool, msg: P::Msg },
-    Timer { dst: ComponentId, epoch: u32, key: TimerKey, timer: P::Timer },
+    Deliver {
+        src: ComponentId,
+        dst: ComponentId,
+        epoch: u32,
+        src_epoch: u32,
+        stream: bool,
+        msg: P::Msg,
+    },
+    Timer {
+        dst: ComponentId,
+        epoch: u32,
+        key: TimerKey,
+        timer: P::Timer,
+    },
     /// `conn_gen` is the connection's generation when the message was blocked; a crash of either
     /// end resets the connection and bumps it, which makes this retry stale.
     StreamRetry {
@@ -137,7 +152,13 @@ enum Event<P: Protocol> {
         deadline: SimTime,
         msg: P::Msg,
     },
-    SendFailed { src: ComponentId, dst: ComponentId, epoch: u32, cause: DropCause, msg: P::Msg },
+    SendFailed {
+        src: ComponentId,
+        dst: ComponentId,
+        epoch: u32,
+        cause: DropCause,
+        msg: P::Msg,
+    },
     Fault(u32),
     Random(u32),
     /// A pause of the node ends: deliver what it deferred, in arrival order.
@@ -220,7 +241,12 @@ impl<P: Protocol> SimBuilder<P> {
         ComponentId(self.components.len() as u32)
     }
     /// Adds a component on `node`.
-    pub fn add_component(&mut self, node: NodeId, name: &str, component: Box<dyn Component<P>>) -> ComponentId {
+    pub fn add_component(
+        &mut self,
+        node: NodeId,
+        name: &str,
+        component: Box<dyn Component<P>>,
+    ) -> ComponentId {
         let id = self.reserve_component(node, name);
         self.components[id.index()] = Some(component);
         id
@@ -262,21 +288,30 @@ impl<P: Protocol> SimBuilder<P> {
         if n.index() < self.names.nodes.len() {
             Ok(())
         } else {
-            Err(BuildError::UnknownId { what: "node", index: n.0 })
+            Err(BuildError::UnknownId {
+                what: "node",
+                index: n.0,
+            })
         }
     }
     fn check_region(&self, r: RegionId) -> Result<(), BuildError> {
         if r.index() < self.names.regions.len() {
             Ok(())
         } else {
-            Err(BuildError::UnknownId { what: "region", index: r.0 })
+            Err(BuildError::UnknownId {
+                what: "region",
+                index: r.0,
+            })
         }
     }
 
     fn validate(&self) -> Result<(), BuildError> {
         for (i, c) in self.components.iter().enumerate() {
             if c.is_none() {
-                return Err(BuildError::Invalid(format!("component {} was reserved but never set", self.names.components[i])));
+                return Err(BuildError::Invalid(format!(
+                    "component {} was reserved but never set",
+                    self.names.components[i]
+                )));
             }
             self.check_node(self.names.component_node[i])?;
         }
@@ -291,9 +326,9 @@ impl<P: Protocol> SimBuilder<P> {
             let _ = at;
             match f {
                 FaultAction::Crash(n) | FaultAction::Restart(n) => self.check_node(*n)?,
-                FaultAction::Pause { node, .. } | FaultAction::Slowdown { node, .. } | FaultAction::ClockStep { node, .. } => {
-                    self.check_node(*node)?
-                }
+                FaultAction::Pause { node, .. }
+                | FaultAction::Slowdown { node, .. }
+                | FaultAction::ClockStep { node, .. } => self.check_node(*node)?,
                 FaultAction::Partition(groups) => {
                     for n in groups.iter().flatten() {
                         self.check_node(*n)?;
@@ -308,11 +343,18 @@ impl<P: Protocol> SimBuilder<P> {
                     self.check_node(*from)?;
                     self.check_node(*to)?;
                 }
-                FaultAction::DegradeLink { from, to, extra_loss, .. } => {
+                FaultAction::DegradeLink {
+                    from,
+                    to,
+                    extra_loss,
+                    ..
+                } => {
                     self.check_region(*from)?;
                     self.check_region(*to)?;
                     if !(0.0..=1.0).contains(extra_loss) {
-                        return Err(BuildError::Invalid(format!("extra_loss {extra_loss} is outside [0, 1]")));
+                        return Err(BuildError::Invalid(format!(
+                            "extra_loss {extra_loss} is outside [0, 1]"
+                        )));
                     }
                 }
                 FaultAction::Heal => {}
@@ -323,10 +365,16 @@ impl<P: Protocol> SimBuilder<P> {
                 RandomFaults::NodeFailures { node, mtbf, mttr } => {
                     self.check_node(*node)?;
                     if mtbf.is_zero() || mttr.is_zero() {
-                        return Err(BuildError::Invalid(format!("{name}: mtbf and mttr must be > 0")));
+                        return Err(BuildError::Invalid(format!(
+                            "{name}: mtbf and mttr must be > 0"
+                        )));
                     }
                 }
-                RandomFaults::Isolations { nodes, mean_interval, mean_duration } => {
+                RandomFaults::Isolations {
+                    nodes,
+                    mean_interval,
+                    mean_duration,
+                } => {
                     for n in nodes {
                         self.check_node(*n)?;
                     }
@@ -363,29 +411,45 @@ impl<P: Protocol> SimBuilder<P> {
         let net = Network::build(
             &self.network,
             self.names.regions.len().max(1),
-            self.node_specs.iter().map(|s| s.0 .0).collect(),
+            self.node_specs.iter().map(|s| s.0.0).collect(),
             self.node_specs.iter().map(|s| s.2).collect(),
             &self.names.nodes,
             seed,
         );
-        let rngs = self.names.components.iter().map(|n| rng::stream(seed, "component", n)).collect();
+        let rngs = self
+            .names
+            .components
+            .iter()
+            .map(|n| rng::stream(seed, "component", n))
+            .collect();
         let comp_node = self.names.component_node.clone();
         let mut queue = EventQueue::with_capacity(1024.max(self.components.len() * 2));
         for (i, (at, _)) in self.faults.iter().enumerate() {
             // Capacity is far from the limits here; a failure would be a bug.
-            queue.push(*at, Event::Fault(i as u32)).map_err(|_| BuildError::Invalid("too many faults".into()))?;
+            queue
+                .push(*at, Event::Fault(i as u32))
+                .map_err(|_| BuildError::Invalid("too many faults".into()))?;
         }
         let random = self
             .random
             .into_iter()
-            .map(|(name, spec)| RandomGen { spec, rng: rng::stream(seed, "faults", &name), active: false, isolated: None })
+            .map(|(name, spec)| RandomGen {
+                spec,
+                rng: rng::stream(seed, "faults", &name),
+                active: false,
+                isolated: None,
+            })
             .collect();
         let n_components = self.components.len();
         let deferred = (0..nodes.len()).map(|_| VecDeque::new()).collect();
         Ok(Sim {
             now: SimTime::ZERO,
             queue,
-            components: self.components.into_iter().map(|c| c.expect("validated")).collect(),
+            components: self
+                .components
+                .into_iter()
+                .map(|c| c.expect("validated"))
+                .collect(),
             comp_node,
             rngs,
             nodes,
@@ -548,8 +612,16 @@ impl<P: Protocol> Sim<P> {
     #[inline]
     fn dispatch(&mut self, event: Event<P>) {
         match event {
-            Event::Deliver { src, dst, epoch, src_epoch, stream, msg } => {
-                self.digest.write_u64(TAG_DELIVER | (u64::from(src.0) << 8) | (u64::from(dst.0) << 36));
+            Event::Deliver {
+                src,
+                dst,
+                epoch,
+                src_epoch,
+                stream,
+                msg,
+            } => {
+                self.digest
+                    .write_u64(TAG_DELIVER | (u64::from(src.0) << 8) | (u64::from(dst.0) << 36));
                 msg.stable_hash(&mut self.digest);
                 let node_id = self.comp_node[dst.index()];
                 let node = &self.nodes[node_id.index()];
@@ -557,16 +629,37 @@ impl<P: Protocol> Sim<P> {
                     self.count_drop(dst, DropCause::Crashed);
                     if stream {
                         let cause = DropCause::Crashed;
-                        self.push(self.now, Event::SendFailed { src, dst, epoch: src_epoch, cause, msg });
+                        self.push(
+                            self.now,
+                            Event::SendFailed {
+                                src,
+                                dst,
+                                epoch: src_epoch,
+                                cause,
+                                msg,
+                            },
+                        );
                     }
                 } else if self.must_defer(node_id) {
-                    let event = Event::Deliver { src, dst, epoch, src_epoch, stream, msg };
+                    let event = Event::Deliver {
+                        src,
+                        dst,
+                        epoch,
+                        src_epoch,
+                        stream,
+                        msg,
+                    };
                     self.deferred[node_id.index()].push_back(event);
                 } else {
                     self.invoke(dst, |c, cx| c.on_message(cx, src, msg));
                 }
             }
-            Event::Timer { dst, epoch, key, timer } => {
+            Event::Timer {
+                dst,
+                epoch,
+                key,
+                timer,
+            } => {
                 self.digest.write_u64(TAG_TIMER | (u64::from(dst.0) << 8));
                 timer.stable_hash(&mut self.digest);
                 let node_id = self.comp_node[dst.index()];
@@ -578,7 +671,12 @@ impl<P: Protocol> Sim<P> {
                 }
                 if self.must_defer(node_id) {
                     if self.timers.is_live(key) {
-                        self.deferred[node_id.index()].push_back(Event::Timer { dst, epoch, key, timer });
+                        self.deferred[node_id.index()].push_back(Event::Timer {
+                            dst,
+                            epoch,
+                            key,
+                            timer,
+                        });
                     }
                     return;
                 }
@@ -586,19 +684,41 @@ impl<P: Protocol> Sim<P> {
                     self.invoke(dst, |c, cx| c.on_timer(cx, timer));
                 }
             }
-            Event::StreamRetry { src, dst, epoch, conn_gen, size, deadline, msg } => {
-                self.digest.write_u64(TAG_RETRY | (u64::from(src.0) << 8) | (u64::from(dst.0) << 36));
+            Event::StreamRetry {
+                src,
+                dst,
+                epoch,
+                conn_gen,
+                size,
+                deadline,
+                msg,
+            } => {
+                self.digest
+                    .write_u64(TAG_RETRY | (u64::from(src.0) << 8) | (u64::from(dst.0) << 36));
                 self.stream_retry(src, dst, epoch, conn_gen, size, deadline, msg);
             }
-            Event::SendFailed { src, dst, epoch, cause, msg } => {
-                self.digest.write_u64(TAG_FAILED | (u64::from(src.0) << 8) | (u64::from(dst.0) << 36));
+            Event::SendFailed {
+                src,
+                dst,
+                epoch,
+                cause,
+                msg,
+            } => {
+                self.digest
+                    .write_u64(TAG_FAILED | (u64::from(src.0) << 8) | (u64::from(dst.0) << 36));
                 let node_id = self.comp_node[src.index()];
                 let node = &self.nodes[node_id.index()];
                 if !node.up || node.epoch != epoch {
                     return;
                 }
                 if self.must_defer(node_id) {
-                    let event = Event::SendFailed { src, dst, epoch, cause, msg };
+                    let event = Event::SendFailed {
+                        src,
+                        dst,
+                        epoch,
+                        cause,
+                        msg,
+                    };
                     self.deferred[node_id.index()].push_back(event);
                 } else {
                     self.invoke(src, |c, cx| c.on_send_failed(cx, dst, msg, cause));
@@ -694,11 +814,29 @@ impl<P: Protocol> Sim<P> {
                 }
                 let epoch = self.nodes[self.comp_node[dst.index()].index()].epoch;
                 let src_epoch = self.nodes[self.comp_node[src.index()].index()].epoch;
-                self.push(self.now + delay, Event::Deliver { src, dst, epoch, src_epoch, stream: false, msg });
+                self.push(
+                    self.now + delay,
+                    Event::Deliver {
+                        src,
+                        dst,
+                        epoch,
+                        src_epoch,
+                        stream: false,
+                        msg,
+                    },
+                );
             }
             Command::SetTimer { key, at, timer } => {
                 let epoch = self.nodes[self.comp_node[src.index()].index()].epoch;
-                self.push(at, Event::Timer { dst: src, epoch, key, timer });
+                self.push(
+                    at,
+                    Event::Timer {
+                        dst: src,
+                        epoch,
+                        key,
+                        timer,
+                    },
+                );
             }
             Command::Send { dst, msg, opts } => {
                 if dst.index() >= self.components.len() {
@@ -710,7 +848,14 @@ impl<P: Protocol> Sim<P> {
         }
     }
 
-    fn send(&mut self, src: ComponentId, dst: ComponentId, msg: P::Msg, size: u32, transport: Transport) {
+    fn send(
+        &mut self,
+        src: ComponentId,
+        dst: ComponentId,
+        msg: P::Msg,
+        size: u32,
+        transport: Transport,
+    ) {
         if transport == Transport::Stream {
             let conn = self.net.conns.entry((src, dst)).or_default();
             if conn.blocked > 0 {
@@ -720,7 +865,18 @@ impl<P: Protocol> Sim<P> {
                 let deadline = self.now + self.net.stream.failure_timeout;
                 let at = conn.retry_at.min(deadline);
                 let epoch = self.nodes[self.comp_node[src.index()].index()].epoch;
-                self.push(at, Event::StreamRetry { src, dst, epoch, conn_gen, size, deadline, msg });
+                self.push(
+                    at,
+                    Event::StreamRetry {
+                        src,
+                        dst,
+                        epoch,
+                        conn_gen,
+                        size,
+                        deadline,
+                        msg,
+                    },
+                );
                 return;
             }
         }
@@ -728,7 +884,14 @@ impl<P: Protocol> Sim<P> {
     }
 
     /// Puts one message on the network now (no head-of-line check: see [`Sim::send`]).
-    fn transmit(&mut self, src: ComponentId, dst: ComponentId, msg: P::Msg, size: u32, transport: Transport) {
+    fn transmit(
+        &mut self,
+        src: ComponentId,
+        dst: ComponentId,
+        msg: P::Msg,
+        size: u32,
+        transport: Transport,
+    ) {
         let src_node = self.comp_node[src.index()];
         let dst_node = self.comp_node[dst.index()];
         let dst_epoch = self.nodes[dst_node.index()].epoch;
@@ -746,10 +909,27 @@ impl<P: Protocol> Sim<P> {
                 };
                 if let Some(dup) = duplicate_at {
                     let copy = msg.clone();
-                    let event = Event::Deliver { src, dst, epoch: dst_epoch, src_epoch, stream: false, msg: copy };
+                    let event = Event::Deliver {
+                        src,
+                        dst,
+                        epoch: dst_epoch,
+                        src_epoch,
+                        stream: false,
+                        msg: copy,
+                    };
                     self.push(dup, event);
                 }
-                self.push(at, Event::Deliver { src, dst, epoch: dst_epoch, src_epoch, stream, msg });
+                self.push(
+                    at,
+                    Event::Deliver {
+                        src,
+                        dst,
+                        epoch: dst_epoch,
+                        src_epoch,
+                        stream,
+                        msg,
+                    },
+                );
             }
             Plan::Drop(cause) => self.count_drop(dst, cause),
             Plan::Blocked => {
@@ -762,11 +942,31 @@ impl<P: Protocol> Sim<P> {
                 let at = conn.retry_at.min(deadline);
                 let conn_gen = conn.generation;
                 let epoch = src_epoch;
-                self.push(at, Event::StreamRetry { src, dst, epoch, conn_gen, size, deadline, msg });
+                self.push(
+                    at,
+                    Event::StreamRetry {
+                        src,
+                        dst,
+                        epoch,
+                        conn_gen,
+                        size,
+                        deadline,
+                        msg,
+                    },
+                );
             }
             Plan::Fail(cause) => {
                 self.count_drop(dst, cause);
-                self.push(self.now, Event::SendFailed { src, dst, epoch: src_epoch, cause, msg });
+                self.push(
+                    self.now,
+                    Event::SendFailed {
+                        src,
+                        dst,
+                        epoch: src_epoch,
+                        cause,
+                        msg,
+                    },
+                );
             }
         }
     }
@@ -795,7 +995,16 @@ impl<P: Protocol> Sim<P> {
             if src_alive {
                 self.count_drop(dst, DropCause::Crashed);
                 let cause = DropCause::Crashed;
-                self.push(now, Event::SendFailed { src, dst, epoch, cause, msg });
+                self.push(
+                    now,
+                    Event::SendFailed {
+                        src,
+                        dst,
+                        epoch,
+                        cause,
+                        msg,
+                    },
+                );
             }
             return;
         }
@@ -806,7 +1015,16 @@ impl<P: Protocol> Sim<P> {
         if partitioned {
             if now >= deadline {
                 self.count_drop(dst, DropCause::Partition);
-                self.push(now, Event::SendFailed { src, dst, epoch, cause: DropCause::Partition, msg });
+                self.push(
+                    now,
+                    Event::SendFailed {
+                        src,
+                        dst,
+                        epoch,
+                        cause: DropCause::Partition,
+                        msg,
+                    },
+                );
                 return;
             }
             conn.blocked += 1;
@@ -815,7 +1033,18 @@ impl<P: Protocol> Sim<P> {
                 conn.retry_at = now + conn.backoff;
             }
             let at = conn.retry_at.min(deadline);
-            self.push(at, Event::StreamRetry { src, dst, epoch, conn_gen, size, deadline, msg });
+            self.push(
+                at,
+                Event::StreamRetry {
+                    src,
+                    dst,
+                    epoch,
+                    conn_gen,
+                    size,
+                    deadline,
+                    msg,
+                },
+            );
             return;
         }
         // Reachable again. The messages still blocked behind this one retry at this same instant
@@ -837,19 +1066,29 @@ impl<P: Protocol> Sim<P> {
                     self.push(until, Event::Resume(node.0));
                 }
             }
-            FaultAction::Slowdown { node, factor_permille } => {
+            FaultAction::Slowdown {
+                node,
+                factor_permille,
+            } => {
                 self.nodes[node.index()].slowdown_permille = (*factor_permille).max(1);
             }
             FaultAction::Partition(groups) => self.net.partition(groups),
             FaultAction::PartitionRegions(groups) => self.net.partition_regions(groups),
             FaultAction::CutOneWay { from, to } => self.net.cut_one_way(*from, *to),
             FaultAction::Heal => self.net.heal(),
-            FaultAction::DegradeLink { from, to, extra_latency, extra_loss } => {
+            FaultAction::DegradeLink {
+                from,
+                to,
+                extra_latency,
+                extra_loss,
+            } => {
                 // Validated at build time except for region pairs without a direct link, which
                 // degrade nothing (documented no-op).
                 let _ = self.net.degrade(*from, *to, *extra_latency, *extra_loss);
             }
-            FaultAction::ClockStep { node, delta_ns } => self.nodes[node.index()].clock.step(*delta_ns),
+            FaultAction::ClockStep { node, delta_ns } => {
+                self.nodes[node.index()].clock.step(*delta_ns)
+            }
         }
     }
 
@@ -873,7 +1112,10 @@ impl<P: Protocol> Sim<P> {
         let comp_node = &self.comp_node;
         for ((a, b), conn) in self.net.conns.iter_mut() {
             if comp_node[a.index()] == node || comp_node[b.index()] == node {
-                *conn = Conn { generation: conn.generation.wrapping_add(1), ..Conn::default() };
+                *conn = Conn {
+                    generation: conn.generation.wrapping_add(1),
+                    ..Conn::default()
+                };
             }
         }
     }
@@ -912,7 +1154,11 @@ impl<P: Protocol> Sim<P> {
         g.active = !active;
         let action = match &g.spec {
             RandomFaults::NodeFailures { node, .. } => {
-                if active { FaultAction::Restart(*node) } else { FaultAction::Crash(*node) }
+                if active {
+                    FaultAction::Restart(*node)
+                } else {
+                    FaultAction::Crash(*node)
+                }
             }
             RandomFaults::Isolations { nodes, .. } => {
                 // Isolations are their own layer in the network: they neither replace nor get

@@ -125,7 +125,11 @@ impl SimDuration {
     /// `self * factor / 1000` in integer math (for per-mille multipliers such as slowdowns).
     pub const fn mul_permille(self, permille: u32) -> SimDuration {
         let v = (self.0 as u128 * permille as u128) / 1000;
-        SimDuration(if v > u64::MAX as u128 { u64::MAX } else { v as u64 })
+        SimDuration(if v > u64::MAX as u128 {
+            u64::MAX
+        } else {
+            v as u64
+        })
     }
 }
 
@@ -197,7 +201,10 @@ impl FromStr for SimDuration {
     /// Parses `<number><unit>` exactly, in integer math: `"1.5s"` is 1,500,000,000 ns.
     /// Fractions finer than a nanosecond are rejected rather than rounded.
     fn from_str(text: &str) -> Result<SimDuration, ParseDurationError> {
-        let err = |reason| ParseDurationError { text: text.to_owned(), reason };
+        let err = |reason| ParseDurationError {
+            text: text.to_owned(),
+            reason,
+        };
         let s = text.trim();
         if s == "0" {
             return Ok(SimDuration::ZERO);
@@ -205,7 +212,9 @@ impl FromStr for SimDuration {
         if s.starts_with('-') {
             return Err(err("a duration cannot be negative"));
         }
-        let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(|| err("missing unit"))?;
+        let split = s
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(|| err("missing unit"))?;
         let (number, unit) = s.split_at(split);
         let unit_ns = match unit.trim() {
             "ns" => 1,
@@ -232,7 +241,9 @@ impl FromStr for SimDuration {
         } else {
             int_part.parse().map_err(|_| err("number too large"))?
         };
-        let mut total = int.checked_mul(unit_ns).ok_or_else(|| err("duration too large"))?;
+        let mut total = int
+            .checked_mul(unit_ns)
+            .ok_or_else(|| err("duration too large"))?;
         if !frac_part.is_empty() {
             if frac_part.len() > 18 {
                 return Err(err("too many decimal places"));
@@ -244,7 +255,9 @@ impl FromStr for SimDuration {
                 return Err(err("finer than one nanosecond"));
             }
             let add = u64::try_from(scaled / scale).map_err(|_| err("duration too large"))?;
-            total = total.checked_add(add).ok_or_else(|| err("duration too large"))?;
+            total = total
+                .checked_add(add)
+                .ok_or_else(|| err("duration too large"))?;
         }
         Ok(SimDuration(total))
     }
@@ -329,7 +342,20 @@ mod tests {
 
     #[test]
     fn display_round_trips() {
-        for ns in [0, 1, 999, 1_000, 1_500, 250_000, 5_000_000, 1_500_000_000, 120_000_000_000, 90_000_000_000, 86_400_000_000_000, 123_456_789] {
+        for ns in [
+            0,
+            1,
+            999,
+            1_000,
+            1_500,
+            250_000,
+            5_000_000,
+            1_500_000_000,
+            120_000_000_000,
+            90_000_000_000,
+            86_400_000_000_000,
+            123_456_789,
+        ] {
             let dur = SimDuration::from_nanos(ns);
             let text = dur.to_string();
             assert_eq!(d(&text), dur, "{text}");
@@ -341,7 +367,13 @@ mod tests {
     #[test]
     fn arithmetic_saturates() {
         assert_eq!(SimTime::MAX + SimDuration::from_secs(1), SimTime::MAX);
-        assert_eq!(SimTime::from_nanos(5) - SimTime::from_nanos(9), SimDuration::ZERO);
-        assert_eq!(SimDuration::from_millis(10).mul_permille(1500), SimDuration::from_millis(15));
+        assert_eq!(
+            SimTime::from_nanos(5) - SimTime::from_nanos(9),
+            SimDuration::ZERO
+        );
+        assert_eq!(
+            SimDuration::from_millis(10).mul_permille(1500),
+            SimDuration::from_millis(15)
+        );
     }
 }

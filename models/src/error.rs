@@ -18,7 +18,10 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub(crate) fn new(field: impl Into<String>, problem: impl Into<String>) -> ConfigError {
-        ConfigError { field: field.into(), problem: problem.into() }
+        ConfigError {
+            field: field.into(),
+            problem: problem.into(),
+        }
     }
 }
 
@@ -35,7 +38,10 @@ pub(crate) fn non_negative(field: &str, v: f64) -> Result<(), ConfigError> {
     if v.is_finite() && v >= 0.0 {
         Ok(())
     } else {
-        Err(ConfigError::new(field, format!("is {v:?}, but it must be finite and >= 0")))
+        Err(ConfigError::new(
+            field,
+            format!("is {v:?}, but it must be finite and >= 0"),
+        ))
     }
 }
 
@@ -44,7 +50,10 @@ pub(crate) fn positive(field: &str, v: f64) -> Result<(), ConfigError> {
     if v.is_finite() && v > 0.0 {
         Ok(())
     } else {
-        Err(ConfigError::new(field, format!("is {v:?}, but it must be finite and > 0")))
+        Err(ConfigError::new(
+            field,
+            format!("is {v:?}, but it must be finite and > 0"),
+        ))
     }
 }
 
@@ -53,6 +62,9 @@ pub(crate) fn probability(field: &str, v: f64) -> Result<(), ConfigError> {
     if (0.0..=1.0).contains(&v) {
         Ok(())
     } else {
-        Err(ConfigError::new(field, format!("is {v:?}, but it must be a probability in [0, 1]")))
+        Err(ConfigError::new(
+            field,
+            format!("is {v:?}, but it must be a probability in [0, 1]"),
+        ))
     }
 }

@@ -39,7 +39,11 @@ impl fmt::Display for QueueingError {
                 f,
                 "utilisation rho = {rho:.4} >= 1: the system is unstable (no steady state)"
             ),
-            QueueingError::InvalidParameter { name, value, allowed } => {
+            QueueingError::InvalidParameter {
+                name,
+                value,
+                allowed,
+            } => {
                 write!(f, "`{name}` is {value:?}, but it must be {allowed}")
             }
         }
@@ -52,7 +56,11 @@ fn positive(name: &'static str, value: f64) -> Result<f64, QueueingError> {
     if value.is_finite() && value > 0.0 {
         Ok(value)
     } else {
-        Err(QueueingError::InvalidParameter { name, value, allowed: "finite and > 0" })
+        Err(QueueingError::InvalidParameter {
+            name,
+            value,
+            allowed: "finite and > 0",
+        })
     }
 }
 
@@ -60,12 +68,20 @@ fn non_negative(name: &'static str, value: f64) -> Result<f64, QueueingError> {
     if value.is_finite() && value >= 0.0 {
         Ok(value)
     } else {
-        Err(QueueingError::InvalidParameter { name, value, allowed: "finite and >= 0" })
+        Err(QueueingError::InvalidParameter {
+            name,
+            value,
+            allowed: "finite and >= 0",
+        })
     }
 }
 
 fn stable(rho: f64) -> Result<f64, QueueingError> {
-    if rho < 1.0 { Ok(rho) } else { Err(QueueingError::Unstable { rho }) }
+    if rho < 1.0 {
+        Ok(rho)
+    } else {
+        Err(QueueingError::Unstable { rho })
+    }
 }
 
 /// Steady-state measures of a single queue.
@@ -86,7 +102,13 @@ pub struct QueueMetrics {
 }
 
 impl QueueMetrics {
-    fn from_wait(lambda: f64, mean_service: f64, rho: f64, p_wait: f64, mean_wait: f64) -> QueueMetrics {
+    fn from_wait(
+        lambda: f64,
+        mean_service: f64,
+        rho: f64,
+        p_wait: f64,
+        mean_wait: f64,
+    ) -> QueueMetrics {
         let mean_response = mean_wait + mean_service;
         QueueMetrics {
             rho,
@@ -107,7 +129,13 @@ pub fn mm1(lambda: f64, mu: f64) -> Result<QueueMetrics, QueueingError> {
     let lambda = positive("lambda", lambda)?;
     let mu = positive("mu", mu)?;
     let rho = stable(lambda / mu)?;
-    Ok(QueueMetrics::from_wait(lambda, 1.0 / mu, rho, rho, rho / (mu - lambda)))
+    Ok(QueueMetrics::from_wait(
+        lambda,
+        1.0 / mu,
+        rho,
+        rho,
+        rho / (mu - lambda),
+    ))
 }
 
 /// The `p`-quantile of the M/M/1 (FIFO) response time: the response time is exponential with
@@ -115,7 +143,11 @@ pub fn mm1(lambda: f64, mu: f64) -> Result<QueueMetrics, QueueingError> {
 pub fn mm1_response_quantile(lambda: f64, mu: f64, p: f64) -> Result<f64, QueueingError> {
     mm1(lambda, mu)?;
     if !(0.0..1.0).contains(&p) {
-        return Err(QueueingError::InvalidParameter { name: "p", value: p, allowed: "in [0, 1)" });
+        return Err(QueueingError::InvalidParameter {
+            name: "p",
+            value: p,
+            allowed: "in [0, 1)",
+        });
     }
     Ok(-libm::log1p(-p) / (mu - lambda))
 }
@@ -127,7 +159,11 @@ pub fn mm1_response_quantile(lambda: f64, mu: f64, p: f64) -> Result<f64, Queuei
 pub fn erlang_c(offered_load: f64, servers: u32) -> Result<f64, QueueingError> {
     let a = positive("offered_load", offered_load)?;
     if servers == 0 {
-        return Err(QueueingError::InvalidParameter { name: "servers", value: 0.0, allowed: ">= 1" });
+        return Err(QueueingError::InvalidParameter {
+            name: "servers",
+            value: 0.0,
+            allowed: ">= 1",
+        });
     }
     let rho = stable(a / f64::from(servers))?;
     let b = erlang_b(a, servers)?;
@@ -155,7 +191,13 @@ pub fn mmc(lambda: f64, mu: f64, c: u32) -> Result<QueueMetrics, QueueingError> 
     let p_wait = erlang_c(lambda / mu, c)?;
     let rho = lambda / (f64::from(c) * mu);
     let mean_wait = p_wait / (f64::from(c) * mu - lambda);
-    Ok(QueueMetrics::from_wait(lambda, 1.0 / mu, rho, p_wait, mean_wait))
+    Ok(QueueMetrics::from_wait(
+        lambda,
+        1.0 / mu,
+        rho,
+        p_wait,
+        mean_wait,
+    ))
 }
 
 /// M/G/1 by the Pollaczek–Khinchine formula: Poisson arrivals at rate `lambda`, one server
@@ -163,7 +205,11 @@ pub fn mmc(lambda: f64, mu: f64, c: u32) -> Result<QueueMetrics, QueueingError> 
 /// `second_moment = E[S²] = Var S + (E S)²`.
 ///
 /// `ρ = λ E[S]`, `P(wait) = ρ`, `Wq = λ E[S²] / (2(1 − ρ))`, `W = Wq + E[S]`.
-pub fn mg1(lambda: f64, mean_service: f64, second_moment: f64) -> Result<QueueMetrics, QueueingError> {
+pub fn mg1(
+    lambda: f64,
+    mean_service: f64,
+    second_moment: f64,
+) -> Result<QueueMetrics, QueueingError> {
     let lambda = positive("lambda", lambda)?;
     let es = positive("mean_service", mean_service)?;
     let es2 = non_negative("second_moment", second_moment)?;
@@ -223,19 +269,43 @@ mod tests {
         assert!(close(m.mean_queue_len, 3.2));
         assert!(close(m.mean_wait, 0.4));
         // Median of Exp(2) = ln 2 / 2; p99 = ln 100 / 2.
-        assert!(close(mm1_response_quantile(8.0, 10.0, 0.5).unwrap(), std::f64::consts::LN_2 / 2.0));
-        assert!(close(mm1_response_quantile(8.0, 10.0, 0.99).unwrap(), 100f64.ln() / 2.0));
+        assert!(close(
+            mm1_response_quantile(8.0, 10.0, 0.5).unwrap(),
+            std::f64::consts::LN_2 / 2.0
+        ));
+        assert!(close(
+            mm1_response_quantile(8.0, 10.0, 0.99).unwrap(),
+            100f64.ln() / 2.0
+        ));
         assert!(mm1_response_quantile(8.0, 10.0, 1.0).is_err());
     }
 
     #[test]
     fn unstable_and_invalid_are_refused() {
         assert_eq!(mm1(10.0, 10.0), Err(QueueingError::Unstable { rho: 1.0 }));
-        assert!(matches!(mmc(10.0, 2.0, 4), Err(QueueingError::Unstable { .. })));
+        assert!(matches!(
+            mmc(10.0, 2.0, 4),
+            Err(QueueingError::Unstable { .. })
+        ));
         assert!(matches!(md1(2.0, 0.5), Err(QueueingError::Unstable { .. })));
-        assert!(matches!(mm1(f64::NAN, 1.0), Err(QueueingError::InvalidParameter { name: "lambda", .. })));
-        assert!(matches!(mmc(1.0, 1.0, 0), Err(QueueingError::InvalidParameter { name: "servers", .. })));
-        assert!(matches!(mg1(1.0, 0.5, 0.1), Err(QueueingError::InvalidParameter { name: "second_moment", .. })));
+        assert!(matches!(
+            mm1(f64::NAN, 1.0),
+            Err(QueueingError::InvalidParameter { name: "lambda", .. })
+        ));
+        assert!(matches!(
+            mmc(1.0, 1.0, 0),
+            Err(QueueingError::InvalidParameter {
+                name: "servers",
+                ..
+            })
+        ));
+        assert!(matches!(
+            mg1(1.0, 0.5, 0.1),
+            Err(QueueingError::InvalidParameter {
+                name: "second_moment",
+                ..
+            })
+        ));
         let e = mm1(2.0, 1.0).unwrap_err().to_string();
         assert!(e.contains("unstable"), "{e}");
     }

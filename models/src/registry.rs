@@ -73,7 +73,11 @@ impl ComponentConfig {
 ///
 /// # Panics
 /// If `cfg.validate()` fails.
-pub fn build(cfg: &ComponentConfig, me: ComponentId, metrics: &mut Recorder) -> Box<dyn Component<Cluster>> {
+pub fn build(
+    cfg: &ComponentConfig,
+    me: ComponentId,
+    metrics: &mut Recorder,
+) -> Box<dyn Component<Cluster>> {
     match cfg {
         ComponentConfig::OpenLoopClient(c) => Box::new(OpenLoopClient::new(c, me, metrics)),
         ComponentConfig::ClosedLoopClient(c) => Box::new(ClosedLoopClient::new(c, me, metrics)),
@@ -92,10 +96,17 @@ mod tests {
     fn targets_dedup_in_order_and_kinds() {
         let mut s = ServiceConfig::new(Dist::constant(1.0).unwrap());
         for t in [3, 1, 3, 2] {
-            s.calls.push(Call { target: ComponentId(t), probability: 1.0, op: None });
+            s.calls.push(Call {
+                target: ComponentId(t),
+                probability: 1.0,
+                op: None,
+            });
         }
         let s = ComponentConfig::Service(s);
-        assert_eq!(s.targets(), vec![ComponentId(3), ComponentId(1), ComponentId(2)]);
+        assert_eq!(
+            s.targets(),
+            vec![ComponentId(3), ComponentId(1), ComponentId(2)]
+        );
         assert_eq!(s.kind_name(), "service");
         assert!(!s.is_client());
         let c = ComponentConfig::OpenLoopClient(OpenLoopConfig::new(ComponentId(9), 1.0));
@@ -117,7 +128,10 @@ mod tests {
         let cfg = ComponentConfig::Service(ServiceConfig::new(Dist::constant(1.0).unwrap()));
         let _c = build(&cfg, ComponentId(5), &mut rec);
         let names: Vec<&str> = rec.series().iter().map(|s| s.name.as_str()).collect();
-        assert!(names.contains(&"in_system") && names.contains(&"latency_ns"), "{names:?}");
+        assert!(
+            names.contains(&"in_system") && names.contains(&"latency_ns"),
+            "{names:?}"
+        );
         assert!(rec.series().iter().all(|s| s.owner == Some(ComponentId(5))));
     }
 
@@ -126,6 +140,10 @@ mod tests {
     fn build_panics_on_invalid_config() {
         let mut s = ServiceConfig::new(Dist::constant(1.0).unwrap());
         s.workers = 0;
-        let _ = build(&ComponentConfig::Service(s), ComponentId(0), &mut Recorder::default());
+        let _ = build(
+            &ComponentConfig::Service(s),
+            ComponentId(0),
+            &mut Recorder::default(),
+        );
     }
 }

@@ -104,8 +104,8 @@ pub enum OverrideError {
         path: String,
         /// The segment that matched nothing.
         segment: String,
-        /// What the segment could have been: field names; element names followed by indices;
-        /// map keys.
+        /// What the segment could have been: field names (then the variant's name, for an
+        /// enum); list element names followed by the indices; tuple indices; map keys.
         available: Vec<String>,
         /// The entry of `available` closest to `segment`, if any is close enough.
         suggestion: Option<String>,
@@ -1293,7 +1293,7 @@ fn suggest(name: &str, candidates: &[String]) -> Option<String> {
         if candidate.bytes().all(|b| b.is_ascii_digit()) {
             continue;
         }
-        let d = levenshtein(&lower, &candidate.to_lowercase());
+        let d = edit_distance(&lower, &candidate.to_lowercase());
         if d <= threshold && best.is_none_or(|(bd, _)| d < bd) {
             best = Some((d, candidate));
         }
@@ -1301,17 +1301,26 @@ fn suggest(name: &str, candidates: &[String]) -> Option<String> {
     best.map(|(_, c)| c.clone())
 }
 
-/// Levenshtein distance over chars.
-fn levenshtein(a: &str, b: &str) -> usize {
+/// Levenshtein distance over chars, with an adjacent transposition counting as one edit
+/// (optimal string alignment), so `retyr` is one edit from `retry`.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
+    // Rows i-2, i-1 and i of the dynamic-programming table.
+    let mut before = vec![0; b.len() + 1];
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     let mut cur = vec![0; b.len() + 1];
-    for (i, ca) in a.chars().enumerate() {
-        cur[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j + 1] + 1).min(cur[j] + 1).min(prev[j] + cost);
+    for i in 1..=a.len() {
+        cur[0] = i;
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut d = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d = d.min(before[j - 2] + 1);
+            }
+            cur[j] = d;
         }
+        std::mem::swap(&mut before, &mut prev);
         std::mem::swap(&mut prev, &mut cur);
     }
     prev[b.len()]
@@ -2363,12 +2372,19 @@ mod tests {
     }
 
     #[test]
-    fn levenshtein_distance() {
-        assert_eq!(levenshtein("", ""), 0);
-        assert_eq!(levenshtein("abc", ""), 3);
-        assert_eq!(levenshtein("kitten", "sitting"), 3);
-        assert_eq!(levenshtein("wrokers", "workers"), 2);
-        assert_eq!(levenshtein("é", "e"), 1);
+    fn edit_distances_and_suggestions() {
+        assert_eq!(edit_distance("", ""), 0);
+        assert_eq!(edit_distance("abc", ""), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("wrokers", "workers"), 1);
+        assert_eq!(edit_distance("retyr", "retry"), 1);
+        assert_eq!(edit_distance("ca", "abc"), 3);
+        assert_eq!(edit_distance("é", "e"), 1);
+        assert_eq!(
+            suggest("retyr", &["rate".into(), "retry".into()]),
+            Some("retry".into())
+        );
         assert_eq!(suggest("Seed", &["seed".into()]), Some("seed".into()));
         assert_eq!(suggest("x", &["y".into(), "x1".into()]), Some("y".into()));
         assert_eq!(suggest("3", &["2".into()]), None);

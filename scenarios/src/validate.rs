@@ -351,6 +351,16 @@ pub fn validate(raw: &Scenario) -> Result<Spec, Vec<Diagnostic>> {
             }
             raw::Kind::Service(s) => ComponentConfig::Service(service(&mut cx, &components, &format!("{path}.Service"), s)),
         };
+        // The plugin's own range checks: anything `build` would refuse is reported here, with
+        // its path, before a run starts.
+        if let Err(e) = config.validate() {
+            let variant = match &c.kind {
+                raw::Kind::OpenLoop(_) => "OpenLoop",
+                raw::Kind::ClosedLoop(_) => "ClosedLoop",
+                raw::Kind::Service(_) => "Service",
+            };
+            cx.err(format!("{path}.{variant}.{}", e.field), e.problem.clone());
+        }
         specs.push(ComponentSpec { name: c.name.clone(), node: component_node[i], config });
     }
     check_call_graph(&mut cx, raw, &specs, &is_client);

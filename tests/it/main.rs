@@ -2,14 +2,16 @@
 mod scratch {
     use clustersim_tests::*;
     #[test]
-    fn print_errors() {
-        for f in ron_files(&fixture("bad")) {
-            let e = clustersim_scenarios::load_file(&f, &[]).unwrap_err();
-            println!("===== {}\n{e}\n", file_name(&f));
-        }
-        for s in ["components.app.kind.wrokers=4", "components.ap.kind.workers=4", "sweep.replicatons=2", "components.app.kind.workers=abc", "durration=5s"] {
-            let e = clustersim_scenarios::load_file(&scenarios_dir().join("mm1.ron"), &overrides(&[s])).unwrap_err();
-            println!("===== {s}\n{e}\n");
+    fn print_littles() {
+        for f in catalogue() {
+            let plan = plan_short(&f, &[]);
+            for r in run_all(&plan) {
+                for c in r.components.iter().filter(|c| c.kind == "service") {
+                    let g = component_value(c, "requests") - component_value(c, "completed") - component_value(c, "errors")- component_value(c, "rejected");
+                    let l = component_value(c, "in_system_avg"); let p = component_value(c, "littles_law_l");
+                    println!("{} p{} {:10} done={:8} growth={g} rel={:.4} L={l:.3} lw={p:.3} relerr={:.4}", file_name(&f), r.point, c.component, component_value(c, "completed"), g / component_value(c, "completed"), (l-p).abs()/p);
+                }
+            }
         }
     }
 }

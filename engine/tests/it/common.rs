@@ -27,7 +27,11 @@ pub(crate) enum What {
     /// A timer fired.
     Timer(u64),
     /// A stream send failed.
-    Failed { to: ComponentId, msg: u64, cause: DropCause },
+    Failed {
+        to: ComponentId,
+        msg: u64,
+        cause: DropCause,
+    },
     /// A marker a script logged itself.
     Note(u64),
 }
@@ -150,7 +154,10 @@ impl Actor {
         self
     }
     /// Runs `f` in `on_timer`.
-    pub(crate) fn on_timer(mut self, f: impl FnMut(&mut Ctx<'_, P>, u64) + Send + 'static) -> Actor {
+    pub(crate) fn on_timer(
+        mut self,
+        f: impl FnMut(&mut Ctx<'_, P>, u64) + Send + 'static,
+    ) -> Actor {
         self.timer = Some(Box::new(f));
         self
     }
@@ -177,7 +184,8 @@ impl Component<P> for Actor {
         }
     }
     fn on_message(&mut self, cx: &mut Ctx<'_, P>, from: ComponentId, msg: u64) {
-        self.log.push(Some(cx.now()), cx.me(), What::Msg { from, msg });
+        self.log
+            .push(Some(cx.now()), cx.me(), What::Msg { from, msg });
         if let Some(f) = &mut self.message {
             f(cx, from, msg);
         }
@@ -189,7 +197,8 @@ impl Component<P> for Actor {
         }
     }
     fn on_send_failed(&mut self, cx: &mut Ctx<'_, P>, to: ComponentId, msg: u64, cause: DropCause) {
-        self.log.push(Some(cx.now()), cx.me(), What::Failed { to, msg, cause });
+        self.log
+            .push(Some(cx.now()), cx.me(), What::Failed { to, msg, cause });
         if let Some(f) = &mut self.failed {
             f(cx, to, msg, cause);
         }
@@ -238,7 +247,8 @@ pub(crate) fn until(end: SimTime) -> Limits {
 
 /// A builder with one region and `n` nodes (`n0`, `n1`, ...).
 pub(crate) fn world(seed: u64, n: usize) -> (SimBuilder<P>, Vec<NodeId>) {
-    let mut b = SimBuilder::<P>::new(seed);
+    let salt: u64 = std::env::var("SALT").map(|v| v.parse().unwrap()).unwrap_or(0);
+    let mut b = SimBuilder::<P>::new(seed ^ salt);
     let r = b.add_region("r");
     let nodes = (0..n).map(|i| b.add_node(&format!("n{i}"), r)).collect();
     (b, nodes)
@@ -256,7 +266,11 @@ pub(crate) fn totals_fingerprint(m: &MetricsReport) -> Vec<String> {
         .iter()
         .map(|t| match t {
             SeriesTotal::Counter(n) => format!("c{n}"),
-            SeriesTotal::Gauge { time_avg, max, last } => {
+            SeriesTotal::Gauge {
+                time_avg,
+                max,
+                last,
+            } => {
                 format!("g{:x}/{max}/{last}", time_avg.to_bits())
             }
             SeriesTotal::Histogram { hist, clamped } => format!(
@@ -275,5 +289,8 @@ pub(crate) fn totals_fingerprint(m: &MetricsReport) -> Vec<String> {
 /// Asserts `|x - expected| <= tol` with a readable message.
 #[track_caller]
 pub(crate) fn assert_close(x: f64, expected: f64, tol: f64, what: &str) {
-    assert!((x - expected).abs() <= tol, "{what}: got {x}, expected {expected} ± {tol}");
+    assert!(
+        (x - expected).abs() <= tol,
+        "{what}: got {x}, expected {expected} ± {tol}"
+    );
 }

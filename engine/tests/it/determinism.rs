@@ -13,8 +13,9 @@ fn busy_sim(seed: u64) -> Sim<P> {
     let log = Log::default();
     let mut b = SimBuilder::<P>::new(seed);
     let (ra, rb) = (b.add_region("a"), b.add_region("b"));
-    let nodes: Vec<NodeId> =
-        (0..4).map(|i| b.add_node(&format!("n{i}"), if i < 2 { ra } else { rb })).collect();
+    let nodes: Vec<NodeId> = (0..4)
+        .map(|i| b.add_node(&format!("n{i}"), if i < 2 { ra } else { rb }))
+        .collect();
     let net = b.network();
     let mut intra = LinkSpec::with_latency(Dist::uniform(0.2e6, 2e6).unwrap());
     intra.loss = 0.05;
@@ -43,8 +44,11 @@ fn busy_sim(seed: u64) -> Sim<P> {
             })
             .on_timer(move |cx, k| {
                 let to = ComponentId(rng::below(cx.rng(), u64::from(n)) as u32);
-                let transport =
-                    if rng::chance(cx.rng(), 0.5) { Transport::Stream } else { Transport::Datagram };
+                let transport = if rng::chance(cx.rng(), 0.5) {
+                    Transport::Stream
+                } else {
+                    Transport::Datagram
+                };
                 let size = rng::below(cx.rng(), 20_000) as u32;
                 cx.send_with(to, cx.now().as_nanos() << 1, transport, size);
                 cx.count(sent, 1);
@@ -68,19 +72,55 @@ fn busy_sim(seed: u64) -> Sim<P> {
             .add(&mut b, nodes[i as usize % 4], &format!("c{i}"));
     }
     b.set_clock(nodes[2], NodeClock::new(3_000_000, 40));
-    b.schedule_fault(t_ms(1500), FaultAction::Pause { node: nodes[2], duration: ms(300) });
+    b.schedule_fault(
+        t_ms(1500),
+        FaultAction::Pause {
+            node: nodes[2],
+            duration: ms(300),
+        },
+    );
     b.schedule_fault(t_ms(2000), FaultAction::Crash(nodes[3]));
     b.schedule_fault(t_ms(2600), FaultAction::Restart(nodes[3]));
-    b.schedule_fault(t_ms(3000), FaultAction::Partition(vec![vec![nodes[0], nodes[2]]]));
-    b.schedule_fault(t_ms(3500), FaultAction::CutOneWay { from: nodes[1], to: nodes[3] });
+    b.schedule_fault(
+        t_ms(3000),
+        FaultAction::Partition(vec![vec![nodes[0], nodes[2]]]),
+    );
+    b.schedule_fault(
+        t_ms(3500),
+        FaultAction::CutOneWay {
+            from: nodes[1],
+            to: nodes[3],
+        },
+    );
     b.schedule_fault(t_ms(4500), FaultAction::Heal);
-    b.schedule_fault(t_ms(4700), FaultAction::ClockStep { node: nodes[2], delta_ns: -1_000_000 });
+    b.schedule_fault(
+        t_ms(4700),
+        FaultAction::ClockStep {
+            node: nodes[2],
+            delta_ns: -1_000_000,
+        },
+    );
     b.schedule_fault(
         t_ms(5000),
-        FaultAction::DegradeLink { from: ra, to: rb, extra_latency: ms(30), extra_loss: 0.1 },
+        FaultAction::DegradeLink {
+            from: ra,
+            to: rb,
+            extra_latency: ms(30),
+            extra_loss: 0.1,
+        },
     );
-    b.schedule_fault(t_ms(5000), FaultAction::Slowdown { node: nodes[1], factor_permille: 2500 });
-    let failures = RandomFaults::NodeFailures { node: nodes[1], mtbf: ms(1500), mttr: ms(300) };
+    b.schedule_fault(
+        t_ms(5000),
+        FaultAction::Slowdown {
+            node: nodes[1],
+            factor_permille: 2500,
+        },
+    );
+    let failures = RandomFaults::NodeFailures {
+        node: nodes[1],
+        mtbf: ms(1500),
+        mttr: ms(300),
+    };
     b.random_faults("n1-failures", failures);
     b.build().unwrap()
 }
@@ -147,7 +187,10 @@ fn parallel_runs_match_sequential() {
     let sequential: Vec<Outcome> = seeds.iter().map(|&s| run(busy_sim(s))).collect();
     let moved: Vec<Sim<P>> = seeds.iter().map(|&s| busy_sim(s)).collect();
     let parallel: Vec<Outcome> = std::thread::scope(|scope| {
-        let mut handles: Vec<_> = moved.into_iter().map(|sim| scope.spawn(move || run(sim))).collect();
+        let mut handles: Vec<_> = moved
+            .into_iter()
+            .map(|sim| scope.spawn(move || run(sim)))
+            .collect();
         handles.extend(seeds.iter().map(|&s| scope.spawn(move || run(busy_sim(s)))));
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });

@@ -31,12 +31,20 @@ fn crash_drops_in_flight_messages() {
     let report = b.build().unwrap().run_to_report(until(t_ms(100)));
     assert!(log.received(c).is_empty());
     assert_eq!(drops(&report.summary, DropCause::Crashed), 10);
-    assert_eq!(report.drops_by_component[c.index()][DropCause::Crashed.index()], 10);
+    assert_eq!(
+        report.drops_by_component[c.index()][DropCause::Crashed.index()],
+        10
+    );
     assert_eq!(report.drops_by_component[a.index()], [0; 5]);
-    let what: Vec<(Option<SimTime>, What)> = log.of(c).into_iter().map(|r| (r.at, r.what)).collect();
+    let what: Vec<(Option<SimTime>, What)> =
+        log.of(c).into_iter().map(|r| (r.at, r.what)).collect();
     assert_eq!(
         what,
-        vec![(Some(SimTime::ZERO), What::Start), (None, What::Crash), (Some(t_ms(20)), What::Restart)]
+        vec![
+            (Some(SimTime::ZERO), What::Start),
+            (None, What::Crash),
+            (Some(t_ms(20)), What::Restart)
+        ]
     );
 }
 
@@ -90,9 +98,16 @@ fn messages_to_a_down_node_are_dropped() {
     b.schedule_fault(t_ms(1), FaultAction::Crash(n[1]));
     b.schedule_fault(t_ms(10), FaultAction::Restart(n[1]));
     let s = b.build().unwrap().run(until(t_ms(100)));
-    let got: Vec<(SimTime, u64)> = log.received(c).into_iter().map(|(t, _, m)| (t, m)).collect();
+    let got: Vec<(SimTime, u64)> = log
+        .received(c)
+        .into_iter()
+        .map(|(t, _, m)| (t, m))
+        .collect();
     let sent_at_12 = t_ms(12).as_nanos();
-    assert_eq!(got, vec![(t_ms(13), sent_at_12), (t_ms(32), sent_at_12 + 1)]);
+    assert_eq!(
+        got,
+        vec![(t_ms(13), sent_at_12), (t_ms(32), sent_at_12 + 1)]
+    );
     assert_eq!(drops(&s, DropCause::Crashed), 2);
 }
 
@@ -114,7 +129,10 @@ fn stream_senders_learn_about_crashed_destinations() {
     b.schedule_fault(t_ms(5), FaultAction::Crash(n[1]));
     let s = b.build().unwrap().run(until(t_ms(100)));
     let crashed = DropCause::Crashed;
-    assert_eq!(log.failures(a), vec![(t_ms(10), c, 1, crashed), (t_ms(10), c, 3, crashed)]);
+    assert_eq!(
+        log.failures(a),
+        vec![(t_ms(10), c, 1, crashed), (t_ms(10), c, 3, crashed)]
+    );
     assert_eq!(drops(&s, crashed), 3);
 }
 
@@ -156,14 +174,20 @@ fn stream_blocked_by_partition_fails_when_destination_crashes() {
         })
         .add(&mut b, n[0], "a");
     Actor::new(&log).add(&mut b, n[1], "c");
-    b.schedule_fault(SimTime::ZERO, FaultAction::Partition(vec![vec![n[0]], vec![n[1]]]));
+    b.schedule_fault(
+        SimTime::ZERO,
+        FaultAction::Partition(vec![vec![n[0]], vec![n[1]]]),
+    );
     b.schedule_fault(t_ms(100), FaultAction::Crash(n[1]));
     b.schedule_fault(t_ms(150), FaultAction::Restart(n[1]));
     b.schedule_fault(t_ms(160), FaultAction::Heal);
     let s = b.build().unwrap().run(until(t_ms(10_000)));
     // First retry is at 1 ms + rto (200 ms): the connection was reset by the crash.
     let crashed = DropCause::Crashed;
-    assert_eq!(log.failures(a), vec![(t_ms(201), c, 7, crashed), (t_ms(201), c, 8, crashed)]);
+    assert_eq!(
+        log.failures(a),
+        vec![(t_ms(201), c, 7, crashed), (t_ms(201), c, 8, crashed)]
+    );
     assert!(log.received(c).is_empty());
     assert_eq!(drops(&s, crashed), 2);
     assert_eq!(drops(&s, DropCause::Partition), 0);
@@ -189,21 +213,55 @@ fn pause_defers_events_without_losing_them() {
             cx.set_timer(ms(40), 2);
         })
         .add(&mut b, n[1], "c");
-    b.schedule_fault(t_ms(10), FaultAction::Pause { node: n[1], duration: ms(20) });
+    b.schedule_fault(
+        t_ms(10),
+        FaultAction::Pause {
+            node: n[1],
+            duration: ms(20),
+        },
+    );
     // Extends the pause to 50 ms while it is in progress.
-    b.schedule_fault(t_ms(15), FaultAction::Pause { node: n[1], duration: ms(35) });
+    b.schedule_fault(
+        t_ms(15),
+        FaultAction::Pause {
+            node: n[1],
+            duration: ms(35),
+        },
+    );
     b.build().unwrap().run(until(t_ms(100)));
-    let seq: Vec<(SimTime, What)> = log.of(c).into_iter().map(|r| (r.at.unwrap(), r.what)).collect();
+    let seq: Vec<(SimTime, What)> = log
+        .of(c)
+        .into_iter()
+        .map(|r| (r.at.unwrap(), r.what))
+        .collect();
     let a = ComponentId(0);
     assert_eq!(
         seq,
         vec![
             (SimTime::ZERO, What::Start),
-            (t_ms(50), What::Msg { from: a, msg: t_ms(19).as_nanos() }),
+            (
+                t_ms(50),
+                What::Msg {
+                    from: a,
+                    msg: t_ms(19).as_nanos()
+                }
+            ),
             (t_ms(50), What::Timer(1)),
-            (t_ms(50), What::Msg { from: a, msg: t_ms(29).as_nanos() }),
+            (
+                t_ms(50),
+                What::Msg {
+                    from: a,
+                    msg: t_ms(29).as_nanos()
+                }
+            ),
             (t_ms(50), What::Timer(2)),
-            (t_ms(61), What::Msg { from: a, msg: t_ms(60).as_nanos() }),
+            (
+                t_ms(61),
+                What::Msg {
+                    from: a,
+                    msg: t_ms(60).as_nanos()
+                }
+            ),
         ]
     );
 }
@@ -224,9 +282,19 @@ fn pause_keeps_stream_order() {
         })
         .add(&mut b, n[0], "a");
     Actor::new(&log).add(&mut b, n[1], "c");
-    b.schedule_fault(SimTime::ZERO, FaultAction::Pause { node: n[1], duration: ms(50) });
+    b.schedule_fault(
+        SimTime::ZERO,
+        FaultAction::Pause {
+            node: n[1],
+            duration: ms(50),
+        },
+    );
     b.build().unwrap().run(until(t_ms(100)));
-    let got: Vec<(SimTime, u64)> = log.received(c).into_iter().map(|(t, _, m)| (t, m)).collect();
+    let got: Vec<(SimTime, u64)> = log
+        .received(c)
+        .into_iter()
+        .map(|(t, _, m)| (t, m))
+        .collect();
     assert_eq!(got, vec![(t_ms(50), 1), (t_ms(50), 2)]);
 }
 
@@ -245,9 +313,18 @@ fn pause_defers_send_failures() {
         .add(&mut b, n[0], "a");
     Actor::new(&log).add(&mut b, n[1], "c");
     b.schedule_fault(SimTime::ZERO, FaultAction::Partition(vec![vec![n[1]]]));
-    b.schedule_fault(t_ms(90), FaultAction::Pause { node: n[0], duration: ms(50) });
+    b.schedule_fault(
+        t_ms(90),
+        FaultAction::Pause {
+            node: n[0],
+            duration: ms(50),
+        },
+    );
     b.build().unwrap().run(until(t_ms(1000)));
-    assert_eq!(log.failures(a), vec![(t_ms(140), c, 5, DropCause::Partition)]);
+    assert_eq!(
+        log.failures(a),
+        vec![(t_ms(140), c, 5, DropCause::Partition)]
+    );
 }
 
 /// A crash during a pause drops what the pause deferred (stream senders are told) and the
@@ -269,7 +346,13 @@ fn crash_during_pause_drops_deferred_events() {
         })
         .on_restart(|_| {})
         .add(&mut b, n[1], "c");
-    b.schedule_fault(SimTime::ZERO, FaultAction::Pause { node: n[1], duration: ms(50) });
+    b.schedule_fault(
+        SimTime::ZERO,
+        FaultAction::Pause {
+            node: n[1],
+            duration: ms(50),
+        },
+    );
     b.schedule_fault(t_ms(20), FaultAction::Crash(n[1]));
     b.schedule_fault(t_ms(30), FaultAction::Restart(n[1]));
     let s = b.build().unwrap().run(until(t_ms(100)));
@@ -278,7 +361,11 @@ fn crash_during_pause_drops_deferred_events() {
     assert_eq!(log.failures(a), vec![(t_ms(20), c, 1, DropCause::Crashed)]);
     assert_eq!(drops(&s, DropCause::Crashed), 2);
     // The restarted node is not paused (the crash ended the pause).
-    assert!(log.of(c).iter().any(|r| r.what == What::Restart && r.at == Some(t_ms(30))));
+    assert!(
+        log.of(c)
+            .iter()
+            .any(|r| r.what == What::Restart && r.at == Some(t_ms(30)))
+    );
 }
 
 /// A slowdown is visible to handlers through `slowdown_permille` and `scaled`.
@@ -294,13 +381,36 @@ fn slowdown_is_visible() {
             }
         })
         .on_timer(move |cx, _| {
-            l2.push(Some(cx.now()), cx.me(), What::Note(u64::from(cx.slowdown_permille())));
-            l2.push(Some(cx.now()), cx.me(), What::Note(cx.scaled(ms(10)).as_nanos()));
+            l2.push(
+                Some(cx.now()),
+                cx.me(),
+                What::Note(u64::from(cx.slowdown_permille())),
+            );
+            l2.push(
+                Some(cx.now()),
+                cx.me(),
+                What::Note(cx.scaled(ms(10)).as_nanos()),
+            );
         })
         .add(&mut b, n[0], "a");
-    b.schedule_fault(t_ms(10), FaultAction::Slowdown { node: n[0], factor_permille: 3000 });
-    b.schedule_fault(t_ms(20), FaultAction::Slowdown { node: n[0], factor_permille: 1000 });
+    b.schedule_fault(
+        t_ms(10),
+        FaultAction::Slowdown {
+            node: n[0],
+            factor_permille: 3000,
+        },
+    );
+    b.schedule_fault(
+        t_ms(20),
+        FaultAction::Slowdown {
+            node: n[0],
+            factor_permille: 1000,
+        },
+    );
     b.build().unwrap().run(until(t_ms(100)));
     let notes: Vec<u64> = log.notes(a).into_iter().map(|(_, v)| v).collect();
-    assert_eq!(notes, vec![1000, 10_000_000, 3000, 30_000_000, 1000, 10_000_000]);
+    assert_eq!(
+        notes,
+        vec![1000, 10_000_000, 3000, 30_000_000, 1000, 10_000_000]
+    );
 }

@@ -101,6 +101,9 @@ fn phased_run_equals_one_run() {
     assert_eq!(last.now, one.summary.now);
     assert_eq!(last.drops, one.summary.drops);
     assert_eq!(phased.metrics.windows, one.metrics.windows);
-    assert_eq!(totals_fingerprint(&phased.metrics), totals_fingerprint(&one.metrics));
+    assert_eq!(
+        totals_fingerprint(&phased.metrics),
+        totals_fingerprint(&one.metrics)
+    );
     assert!(!one.metrics.windows.is_empty());
 }

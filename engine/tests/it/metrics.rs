@@ -23,7 +23,16 @@ fn warmup_is_excluded_from_totals() {
             cx.count(count, 1);
             cx.record(hist, k + 1);
             // 100 during the warm-up, then 2, then 4 from 60 ms on.
-            cx.gauge_set(gauge, if k < 30 { 100 } else if k < 60 { 2 } else { 4 });
+            cx.gauge_set(
+                gauge,
+                if k < 30 {
+                    100
+                } else if k < 60 {
+                    2
+                } else {
+                    4
+                },
+            );
             if k < 99 {
                 cx.set_timer(ms(1), k + 1);
             }
@@ -35,7 +44,12 @@ fn warmup_is_excluded_from_totals() {
     let h = m.histogram(hist).unwrap();
     assert_eq!((h.len(), h.min(), h.max()), (70, 31, 100));
     // Over [30, 100): 2 for 30 ms, 4 for 40 ms.
-    assert_close(m.gauge_avg(gauge), (2.0 * 30.0 + 4.0 * 40.0) / 70.0, 1e-12, "gauge average");
+    assert_close(
+        m.gauge_avg(gauge),
+        (2.0 * 30.0 + 4.0 * 40.0) / 70.0,
+        1e-12,
+        "gauge average",
+    );
     assert_eq!((m.measured_from, m.measured_to), (t_ms(30), t_ms(100)));
     assert_eq!(m.measured_duration(), ms(70));
     // Windows: 10 per series, 10 ticks each, the first three in the warm-up.
@@ -45,8 +59,16 @@ fn warmup_is_excluded_from_totals() {
         .filter(|w| w.series == count)
         .map(|w| (w.start, w.end, w.in_warmup, w.value.clone()))
         .collect();
-    let expected: Vec<_> =
-        (0..10).map(|k| (t_ms(10 * k), t_ms(10 * k + 10), k < 3, WindowValue::Counter(10))).collect();
+    let expected: Vec<_> = (0..10)
+        .map(|k| {
+            (
+                t_ms(10 * k),
+                t_ms(10 * k + 10),
+                k < 3,
+                WindowValue::Counter(10),
+            )
+        })
+        .collect();
     assert_eq!(counts, expected);
     assert_eq!(m.windows.len(), 30);
 }
@@ -93,7 +115,12 @@ fn windows_roll_across_time_jumps() {
         })
         .collect();
     assert_eq!(counts, vec![1, 0, 0, 0, 0, 0, 0, 1, 0, 0]);
-    assert_close(m.gauge_avg(gauge), 4.0 * 70.0 / 100.0, 1e-12, "gauge average");
+    assert_close(
+        m.gauge_avg(gauge),
+        4.0 * 70.0 / 100.0,
+        1e-12,
+        "gauge average",
+    );
     assert_eq!(report.summary.now, t_ms(100));
 }
 

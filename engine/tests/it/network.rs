@@ -59,7 +59,15 @@ fn stream_is_reliable_and_ordered_under_loss() {
     let mut spec = LinkSpec::with_latency(Dist::uniform(1e6, 5e6).unwrap());
     spec.loss = 0.3;
     b.network().intra_region = spec;
-    let (_, rx) = sender_receiver(&mut b, &n, &log, 5000, SimDuration::ZERO, Transport::Stream, 100);
+    let (_, rx) = sender_receiver(
+        &mut b,
+        &n,
+        &log,
+        5000,
+        SimDuration::ZERO,
+        Transport::Stream,
+        100,
+    );
     let s = b.build().unwrap().run(until(t_ms(1_000_000)));
     let got: Vec<u64> = log.received(rx).iter().map(|r| r.2).collect();
     assert_eq!(got, (0..5000).collect::<Vec<_>>());
@@ -110,7 +118,12 @@ fn stream_loss_adds_retransmission_delay() {
             // The closed form sums infinitely many losses; the engine fails after 15.
             assert_close(expected, 0.2 * 0.3 / 0.7, 1e-7, "closed form");
         }
-        assert_close(mean, expected, tol, &format!("mean retransmission wait (doubling {doubling})"));
+        assert_close(
+            mean,
+            expected,
+            tol,
+            &format!("mean retransmission wait (doubling {doubling})"),
+        );
     }
 }
 
@@ -156,7 +169,15 @@ fn datagram_loss_rate() {
     spec.loss = 0.1;
     b.network().intra_region = spec;
     let count = 20_000u64;
-    let (_, rx) = sender_receiver(&mut b, &n, &log, count, SimDuration::ZERO, Transport::Datagram, 0);
+    let (_, rx) = sender_receiver(
+        &mut b,
+        &n,
+        &log,
+        count,
+        SimDuration::ZERO,
+        Transport::Datagram,
+        0,
+    );
     let s = b.build().unwrap().run(until(t_ms(100)));
     let got = log.received(rx).len() as u64;
     let lost = drops(&s, DropCause::Loss);
@@ -174,7 +195,15 @@ fn datagram_duplication_rate() {
     spec.duplicate = 0.2;
     b.network().intra_region = spec;
     let count = 20_000u64;
-    let (_, rx) = sender_receiver(&mut b, &n, &log, count, SimDuration::ZERO, Transport::Datagram, 0);
+    let (_, rx) = sender_receiver(
+        &mut b,
+        &n,
+        &log,
+        count,
+        SimDuration::ZERO,
+        Transport::Datagram,
+        0,
+    );
     b.build().unwrap().run(until(t_ms(100)));
     let got: Vec<u64> = log.received(rx).iter().map(|r| r.2).collect();
     let extra = got.len() as u64 - count;
@@ -194,7 +223,15 @@ fn streams_never_duplicate() {
     let mut spec = link(ms(1));
     spec.duplicate = 0.5;
     b.network().intra_region = spec;
-    let (_, rx) = sender_receiver(&mut b, &n, &log, 1000, SimDuration::ZERO, Transport::Stream, 0);
+    let (_, rx) = sender_receiver(
+        &mut b,
+        &n,
+        &log,
+        1000,
+        SimDuration::ZERO,
+        Transport::Stream,
+        0,
+    );
     b.build().unwrap().run(until(t_ms(100)));
     let got: Vec<u64> = log.received(rx).iter().map(|r| r.2).collect();
     assert_eq!(got, (0..1000).collect::<Vec<_>>());
@@ -212,7 +249,11 @@ fn bandwidth_serializes_and_queues_fifo() {
         b.network().intra_region = spec;
         let (_, rx) = sender_receiver(&mut b, &n, &log, 3, SimDuration::ZERO, transport, 1_000_000);
         b.build().unwrap().run(until(t_ms(100_000)));
-        let got: Vec<(SimTime, u64)> = log.received(rx).into_iter().map(|(t, _, m)| (t, m)).collect();
+        let got: Vec<(SimTime, u64)> = log
+            .received(rx)
+            .into_iter()
+            .map(|(t, _, m)| (t, m))
+            .collect();
         let expected: Vec<(SimTime, u64)> = (0..3).map(|k| (t_ms(1000 * (k + 1) + 5), k)).collect();
         assert_eq!(got, expected, "{transport:?}");
     }
@@ -237,7 +278,13 @@ fn nic_bandwidth_and_idle_links() {
     Actor::new(&log).add(&mut b, n[1], "c1");
     Actor::new(&log).add(&mut b, n[2], "c2");
     b.build().unwrap().run(until(t_ms(100_000)));
-    assert_eq!(log.received(c1), vec![(t_ms(500), ComponentId(0), 1), (t_ms(10_001), ComponentId(0), 3)]);
+    assert_eq!(
+        log.received(c1),
+        vec![
+            (t_ms(500), ComponentId(0), 1),
+            (t_ms(10_001), ComponentId(0), 3)
+        ]
+    );
     assert_eq!(log.received(c2), vec![(t_ms(750), ComponentId(0), 2)]);
 }
 
@@ -251,10 +298,22 @@ fn datagram_queue_limit_drops_queue_full() {
     spec.bandwidth_bps = 8_000_000;
     spec.queue_limit = SimDuration::from_millis(1500);
     b.network().intra_region = spec;
-    let (_, rx) = sender_receiver(&mut b, &n, &log, 4, SimDuration::ZERO, Transport::Datagram, 1_000_000);
+    let (_, rx) = sender_receiver(
+        &mut b,
+        &n,
+        &log,
+        4,
+        SimDuration::ZERO,
+        Transport::Datagram,
+        1_000_000,
+    );
     let s = b.build().unwrap().run(until(t_ms(100_000)));
     // Waits: 0 s, 1 s, then 2 s > 1.5 s twice.
-    let got: Vec<(SimTime, u64)> = log.received(rx).into_iter().map(|(t, _, m)| (t, m)).collect();
+    let got: Vec<(SimTime, u64)> = log
+        .received(rx)
+        .into_iter()
+        .map(|(t, _, m)| (t, m))
+        .collect();
     assert_eq!(got, vec![(t_ms(1000), 0), (t_ms(2000), 1)]);
     assert_eq!(drops(&s, DropCause::QueueFull), 2);
 
@@ -264,7 +323,15 @@ fn datagram_queue_limit_drops_queue_full() {
     spec.bandwidth_bps = 8_000_000;
     spec.queue_limit = SimDuration::from_millis(1500);
     b.network().intra_region = spec;
-    let (_, rx) = sender_receiver(&mut b, &n, &log, 4, SimDuration::ZERO, Transport::Stream, 1_000_000);
+    let (_, rx) = sender_receiver(
+        &mut b,
+        &n,
+        &log,
+        4,
+        SimDuration::ZERO,
+        Transport::Stream,
+        1_000_000,
+    );
     let s = b.build().unwrap().run(until(t_ms(100_000)));
     assert_eq!(log.received(rx).len(), 4);
     assert_eq!(s.drops, [0; 5]);
@@ -318,7 +385,11 @@ fn multi_region_routes_sum_hop_latencies() {
         let log = Log::default();
         let mut b = SimBuilder::<P>::new(1);
         let (ra, rb, rc) = (b.add_region("a"), b.add_region("b"), b.add_region("c"));
-        let (na, nb, nc) = (b.add_node("na", ra), b.add_node("nb", rb), b.add_node("nc", rc));
+        let (na, nb, nc) = (
+            b.add_node("na", ra),
+            b.add_node("nb", rb),
+            b.add_node("nc", rc),
+        );
         let net = b.network();
         net.intra_region = link(ms(1));
         net.region_links.push((ra, rb, link(ms(10)), true));
@@ -333,13 +404,25 @@ fn multi_region_routes_sum_hop_latencies() {
                 cx.send_with(cb, 2, Transport::Stream, 0);
             })
             .add(&mut b, na, "a");
-        Actor::new(&log).on_message(|cx, from, m| cx.send(from, m + 10)).add(&mut b, nb, "b");
-        Actor::new(&log).on_message(|cx, from, m| cx.send(from, m + 10)).add(&mut b, nc, "c");
+        Actor::new(&log)
+            .on_message(|cx, from, m| cx.send(from, m + 10))
+            .add(&mut b, nb, "b");
+        Actor::new(&log)
+            .on_message(|cx, from, m| cx.send(from, m + 10))
+            .add(&mut b, nc, "c");
         b.build().unwrap().run(until(t_ms(1000)));
-        assert_eq!(log.received(cc), vec![(t_ms(expected), ca, 1)], "direct {direct:?}");
+        assert_eq!(
+            log.received(cc),
+            vec![(t_ms(expected), ca, 1)],
+            "direct {direct:?}"
+        );
         assert_eq!(log.received(cb), vec![(t_ms(10), ca, 2)]);
         let back = log.received(ca);
-        assert_eq!(back, vec![(t_ms(20), cb, 12), (t_ms(2 * expected), cc, 11)], "direct {direct:?}");
+        assert_eq!(
+            back,
+            vec![(t_ms(20), cb, 12), (t_ms(2 * expected), cc, 11)],
+            "direct {direct:?}"
+        );
     }
 }
 
@@ -352,8 +435,12 @@ fn one_way_region_link() {
     let (na, nb) = (b.add_node("na", ra), b.add_node("nb", rb));
     b.network().region_links.push((ra, rb, link(ms(10)), false));
     let cb = ComponentId(1);
-    Actor::new(&log).on_start(move |cx| cx.send_with(cb, 1, Transport::Datagram, 0)).add(&mut b, na, "a");
-    Actor::new(&log).on_message(|cx, from, m| cx.send_with(from, m, Transport::Datagram, 0)).add(&mut b, nb, "b");
+    Actor::new(&log)
+        .on_start(move |cx| cx.send_with(cb, 1, Transport::Datagram, 0))
+        .add(&mut b, na, "a");
+    Actor::new(&log)
+        .on_message(|cx, from, m| cx.send_with(from, m, Transport::Datagram, 0))
+        .add(&mut b, nb, "b");
     let s = b.build().unwrap().run(until(t_ms(1000)));
     assert_eq!(log.received(cb).len(), 1);
     assert!(log.received(ComponentId(0)).is_empty());
@@ -384,8 +471,14 @@ fn no_route_between_disconnected_regions() {
             None => {
                 assert!(log.received(cb).is_empty());
                 assert_eq!(drops(&s, DropCause::NoRoute), 2);
-                assert_eq!(report.drops_by_component[cb.index()][DropCause::NoRoute.index()], 2);
-                assert_eq!(log.failures(ca), vec![(SimTime::ZERO, cb, 2, DropCause::NoRoute)]);
+                assert_eq!(
+                    report.drops_by_component[cb.index()][DropCause::NoRoute.index()],
+                    2
+                );
+                assert_eq!(
+                    log.failures(ca),
+                    vec![(SimTime::ZERO, cb, 2, DropCause::NoRoute)]
+                );
             }
             Some(d) => {
                 let at = SimTime::ZERO + d;
@@ -404,7 +497,9 @@ fn loopback_is_used_on_one_node() {
     b.network().loopback = link(SimDuration::from_micros(10));
     b.network().intra_region = link(ms(100));
     let c = ComponentId(1);
-    Actor::new(&log).on_start(move |cx| cx.send(c, 1)).add(&mut b, n[0], "a");
+    Actor::new(&log)
+        .on_start(move |cx| cx.send(c, 1))
+        .add(&mut b, n[0], "a");
     Actor::new(&log).add(&mut b, n[0], "c");
     b.build().unwrap().run(until(t_ms(1000)));
     assert_eq!(log.received(c), vec![(t_us(10), ComponentId(0), 1)]);

@@ -27,7 +27,11 @@ fn same_instant_sends_arrive_in_send_order() {
             assert_eq!(got.len(), 1000, "{transport:?} {latency}");
             assert!(got.iter().all(|(t, _, _)| *t == SimTime::ZERO + latency));
             let order: Vec<u64> = got.iter().map(|(_, _, m)| *m).collect();
-            assert_eq!(order, (0..1000).collect::<Vec<_>>(), "{transport:?} {latency}");
+            assert_eq!(
+                order,
+                (0..1000).collect::<Vec<_>>(),
+                "{transport:?} {latency}"
+            );
             assert_eq!(s.events, 1000);
         }
     }
@@ -121,9 +125,18 @@ fn on_start_runs_in_id_order_first() {
     for i in 0..6u32 {
         let msg = &all[6 + 2 * i as usize];
         assert_eq!(msg.me, ComponentId((i + 1) % 6));
-        assert_eq!(msg.what, What::Msg { from: ComponentId(i), msg: u64::from(i) });
+        assert_eq!(
+            msg.what,
+            What::Msg {
+                from: ComponentId(i),
+                msg: u64::from(i)
+            }
+        );
         let timer = &all[7 + 2 * i as usize];
-        assert_eq!((timer.me, &timer.what), (ComponentId(i), &What::Timer(u64::from(i))));
+        assert_eq!(
+            (timer.me, &timer.what),
+            (ComponentId(i), &What::Timer(u64::from(i)))
+        );
     }
 }
 

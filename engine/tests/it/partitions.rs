@@ -61,12 +61,18 @@ fn all_pairs_except(blocked: &[(u32, u32)]) -> BTreeSet<(u32, u32)> {
 fn partition_blocks_groups_until_heal() {
     let n = |i| NodeId(i);
     let actions = [
-        (t_ms(1), FaultAction::Partition(vec![vec![n(0)], vec![n(1), n(2)]])),
+        (
+            t_ms(1),
+            FaultAction::Partition(vec![vec![n(0)], vec![n(1), n(2)]]),
+        ),
         (t_ms(20), FaultAction::Heal),
     ];
     let (rounds, s) = probe_reachability(&actions, &[t_ms(0), t_ms(10), t_ms(30)]);
     assert_eq!(rounds[0], all_pairs_except(&[]));
-    assert_eq!(rounds[1], all_pairs_except(&[(0, 1), (0, 2), (1, 0), (2, 0)]));
+    assert_eq!(
+        rounds[1],
+        all_pairs_except(&[(0, 1), (0, 2), (1, 0), (2, 0)])
+    );
     assert_eq!(rounds[2], all_pairs_except(&[]));
     assert_eq!(drops(&s, DropCause::Partition), 4);
 }
@@ -75,7 +81,13 @@ fn partition_blocks_groups_until_heal() {
 #[test]
 fn one_way_cut_blocks_one_direction() {
     let actions = [
-        (t_ms(1), FaultAction::CutOneWay { from: NodeId(0), to: NodeId(1) }),
+        (
+            t_ms(1),
+            FaultAction::CutOneWay {
+                from: NodeId(0),
+                to: NodeId(1),
+            },
+        ),
         (t_ms(20), FaultAction::Heal),
     ];
     let (rounds, s) = probe_reachability(&actions, &[t_ms(10), t_ms(30)]);
@@ -90,7 +102,11 @@ fn partition_by_region() {
     let log = Log::default();
     let mut b = SimBuilder::<P>::new(1);
     let (ra, rb) = (b.add_region("a"), b.add_region("b"));
-    let (na, nb, nb2) = (b.add_node("na", ra), b.add_node("nb", rb), b.add_node("nb2", rb));
+    let (na, nb, nb2) = (
+        b.add_node("na", ra),
+        b.add_node("nb", rb),
+        b.add_node("nb2", rb),
+    );
     b.network().default_inter_region = Some(link(ms(1)));
     let ids = [ComponentId(0), ComponentId(1), ComponentId(2)];
     for (i, node) in [na, nb, nb2].into_iter().enumerate() {
@@ -145,7 +161,11 @@ fn stream_across_partition_delivers_after_heal() {
     let s = b.build().unwrap().run(Limits::new(t_ms(10_000), 1_000));
     assert_eq!(s.stop, StopReason::Exhausted);
     // Retries at 201 ms, 601 ms (backoff 400), 1401 ms (backoff 800): the first after the heal.
-    let got: Vec<(SimTime, u64)> = log.received(c).into_iter().map(|(t, _, m)| (t, m)).collect();
+    let got: Vec<(SimTime, u64)> = log
+        .received(c)
+        .into_iter()
+        .map(|(t, _, m)| (t, m))
+        .collect();
     let expected: Vec<(SimTime, u64)> = (0..7).map(|m| (t_ms(1402), m)).collect();
     assert_eq!(got, expected);
     assert!(log.failures(a).is_empty());
@@ -216,7 +236,10 @@ impl Model {
         let mut s = BTreeSet::new();
         for a in 0..3u32 {
             for b in 0..3u32 {
-                if a != b && self.group[a as usize] == self.group[b as usize] && !self.cuts.contains(&(a, b)) {
+                if a != b
+                    && self.group[a as usize] == self.group[b as usize]
+                    && !self.cuts.contains(&(a, b))
+                {
                     s.insert((a, b));
                 }
             }
@@ -243,7 +266,10 @@ fn exhaustive_partition_cut_heal_sequences() {
     for a in 0..3 {
         for b in 0..3 {
             if a != b {
-                alphabet.push(FaultAction::CutOneWay { from: n(a), to: n(b) });
+                alphabet.push(FaultAction::CutOneWay {
+                    from: n(a),
+                    to: n(b),
+                });
             }
         }
     }
@@ -254,8 +280,11 @@ fn exhaustive_partition_cut_heal_sequences() {
         for y in &alphabet {
             for z in &alphabet {
                 let seq = [x, y, z];
-                let actions: Vec<(SimTime, FaultAction)> =
-                    seq.iter().enumerate().map(|(k, a)| (t_ms(10 * (k as u64 + 1)), (*a).clone())).collect();
+                let actions: Vec<(SimTime, FaultAction)> = seq
+                    .iter()
+                    .enumerate()
+                    .map(|(k, a)| (t_ms(10 * (k as u64 + 1)), (*a).clone()))
+                    .collect();
                 let (rounds, s) = probe_reachability(&actions, &probes);
                 let mut model = Model::default();
                 let mut blocked = 0;

@@ -65,7 +65,10 @@ fn cancelling_after_fire_is_harmless() {
         })
         .add(&mut b, n[0], "a");
     b.build().unwrap().run(until(t_ms(100)));
-    assert_eq!(log.timers(me), vec![(t_ms(1), 1), (t_ms(2), 2), (t_ms(3), 4)]);
+    assert_eq!(
+        log.timers(me),
+        vec![(t_ms(1), 1), (t_ms(2), 2), (t_ms(3), 4)]
+    );
 }
 
 /// 20,000 timers with random delays, a random third cancelled (some before and some after

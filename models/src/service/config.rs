@@ -40,7 +40,8 @@ pub struct ServiceConfig {
     /// the response or a send failure arrives; a callee that crashes with the request queued
     /// never answers, so set a timeout for fault scenarios).
     pub call_timeout: Option<SimDuration>,
-    /// Response payload size in bytes. Default constant 0.
+    /// Response payload size in bytes, for `Ok` and `Error` responses (a `Rejected` response
+    /// carries 0 bytes). Default constant 0.
     pub response_size: Dist,
     /// Transport of responses and downstream calls. Default [`Transport::Stream`].
     pub transport: Transport,
@@ -116,7 +117,10 @@ impl ServiceConfig {
         if self.calls.len() > MAX_CALLS {
             return Err(ConfigError::new(
                 "calls",
-                format!("has {} entries, but at most {MAX_CALLS} are supported", self.calls.len()),
+                format!(
+                    "has {} entries, but at most {MAX_CALLS} are supported",
+                    self.calls.len()
+                ),
             ));
         }
         for (i, c) in self.calls.iter().enumerate() {
@@ -153,13 +157,24 @@ mod tests {
         assert_eq!(c.validate().unwrap_err().field, "workers");
         c.workers = 3;
         assert_eq!(c.servers(), 6);
-        c.calls.push(Call { target: ComponentId(0), probability: 1.5, op: None });
+        c.calls.push(Call {
+            target: ComponentId(0),
+            probability: 1.5,
+            op: None,
+        });
         assert_eq!(c.validate().unwrap_err().field, "calls[0].probability");
         c.calls[0].probability = 1.0;
         c.call_timeout = Some(SimDuration::ZERO);
         assert_eq!(c.validate().unwrap_err().field, "call_timeout");
         c.call_timeout = None;
-        c.calls = vec![Call { target: ComponentId(0), probability: 1.0, op: None }; MAX_CALLS + 1];
+        c.calls = vec![
+            Call {
+                target: ComponentId(0),
+                probability: 1.0,
+                op: None
+            };
+            MAX_CALLS + 1
+        ];
         assert_eq!(c.validate().unwrap_err().field, "calls");
     }
 }

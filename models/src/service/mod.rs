@@ -212,7 +212,11 @@ pub struct Service {
 }
 
 fn size_of_sample(x: f64) -> u32 {
-    if x >= f64::from(u32::MAX) { u32::MAX } else { x.round() as u32 }
+    if x >= f64::from(u32::MAX) {
+        u32::MAX
+    } else {
+        x.round() as u32
+    }
 }
 
 impl Service {
@@ -237,7 +241,10 @@ impl Service {
             response_size: cfg.response_size.clone(),
             transport: cfg.transport,
             instances: (0..cfg.instances)
-                .map(|_| Instance { busy: 0, queue: VecDeque::with_capacity(per_instance_queue) })
+                .map(|_| Instance {
+                    busy: 0,
+                    queue: VecDeque::with_capacity(per_instance_queue),
+                })
                 .collect(),
             next_instance: 0,
             jobs: Vec::with_capacity(64),
@@ -295,9 +302,17 @@ impl Service {
         let i = self.pick_instance(cx);
         let inst = &self.instances[i];
         let free_worker = inst.busy < self.workers;
-        if !free_worker && self.queue_capacity.is_some_and(|c| inst.queue.len() >= c as usize) {
+        if !free_worker
+            && self
+                .queue_capacity
+                .is_some_and(|c| inst.queue.len() >= c as usize)
+        {
             cx.count(self.m.rejected, 1);
-            let resp = Response { id: req.id, status: Status::Rejected, size_bytes: 0 };
+            let resp = Response {
+                id: req.id,
+                status: Status::Rejected,
+                size_bytes: 0,
+            };
             cx.send_with(from, Msg::Response(resp), self.transport, 0);
             return;
         }
@@ -368,7 +383,9 @@ impl Service {
     }
 
     fn on_work_done(&mut self, cx: &mut Ctx<'_, Cluster>, handle: u64) {
-        let Some(slot) = self.live_job(handle, JobState::Working) else { return };
+        let Some(slot) = self.live_job(handle, JobState::Working) else {
+            return;
+        };
         let mut selected = 0u64;
         for (i, c) in self.calls.iter().enumerate() {
             if chance(cx.rng(), c.probability) {
@@ -414,7 +431,10 @@ impl Service {
         let slot = match self.free_calls.pop() {
             Some(s) => {
                 let generation = self.call_slots[s as usize].generation.wrapping_add(1);
-                self.call_slots[s as usize] = CallSlot { generation, ..entry };
+                self.call_slots[s as usize] = CallSlot {
+                    generation,
+                    ..entry
+                };
                 s
             }
             None => {
@@ -427,7 +447,12 @@ impl Service {
             let key = cx.set_timer(t, Timer::CallTimeout { call: id }.into());
             self.call_slots[slot as usize].timer = Some(key);
         }
-        let req = Request { id, op: c.op.unwrap_or(job.req.op), key: job.req.key, size_bytes: job.req.size_bytes };
+        let req = Request {
+            id,
+            op: c.op.unwrap_or(job.req.op),
+            key: job.req.key,
+            size_bytes: job.req.size_bytes,
+        };
         cx.count(self.m.calls, 1);
         cx.send_with(c.target, Msg::Request(req), self.transport, req.size_bytes);
     }
@@ -449,7 +474,9 @@ impl Service {
 
     /// A call ended with `ok`; continues or fails its job (if the job still waits for it).
     fn call_ended(&mut self, cx: &mut Ctx<'_, Cluster>, id: u64, ok: bool) {
-        let Some(c) = self.take_call(cx, id) else { return };
+        let Some(c) = self.take_call(cx, id) else {
+            return;
+        };
         if !ok {
             cx.count(self.m.call_failures, 1);
         }
@@ -477,10 +504,21 @@ impl Service {
         let job = *job;
         self.free_jobs.push(slot);
         let size = size_of_sample(self.response_size.sample(cx.rng()));
-        let resp = Response { id: job.req.id, status, size_bytes: size };
+        let resp = Response {
+            id: job.req.id,
+            status,
+            size_bytes: size,
+        };
         cx.send_with(job.from, Msg::Response(resp), self.transport, size);
         cx.record(self.m.latency, (cx.now() - job.arrival).as_nanos());
-        cx.count(if status.is_ok() { self.m.completed } else { self.m.errors }, 1);
+        cx.count(
+            if status.is_ok() {
+                self.m.completed
+            } else {
+                self.m.errors
+            },
+            1,
+        );
         cx.gauge_add(self.m.in_system, -1);
         if job.holds_worker {
             self.release_worker(cx, job.instance as usize);
@@ -491,7 +529,8 @@ impl Service {
         cx.gauge_set(self.m.queue_len, 0);
         cx.gauge_set(self.m.busy, 0);
         cx.gauge_set(self.m.in_system, 0);
-        let servers = i64::try_from(self.instances.len() as u64 * u64::from(self.workers)).unwrap_or(i64::MAX);
+        let servers = i64::try_from(self.instances.len() as u64 * u64::from(self.workers))
+            .unwrap_or(i64::MAX);
         cx.gauge_set(self.m.servers, servers);
     }
 }
@@ -509,14 +548,22 @@ impl Component<Cluster> for Service {
     }
 
     fn on_timer(&mut self, cx: &mut Ctx<'_, Cluster>, timer: crate::Timer) {
-        let crate::Timer::Service(t) = timer else { return };
+        let crate::Timer::Service(t) = timer else {
+            return;
+        };
         match t {
             Timer::WorkDone { job } => self.on_work_done(cx, job),
             Timer::CallTimeout { call } => self.call_ended(cx, call, false),
         }
     }
 
-    fn on_send_failed(&mut self, cx: &mut Ctx<'_, Cluster>, _to: ComponentId, msg: Msg, _cause: DropCause) {
+    fn on_send_failed(
+        &mut self,
+        cx: &mut Ctx<'_, Cluster>,
+        _to: ComponentId,
+        msg: Msg,
+        _cause: DropCause,
+    ) {
         // A failed response needs no action: the caller times out.
         if let Msg::Request(req) = msg {
             self.call_ended(cx, req.id, false);

@@ -2,7 +2,9 @@
 //! [`Harness`].
 
 use clustersim_engine::testing::Harness;
-use clustersim_engine::{Command, Component, ComponentId, Dist, MetricsReport, SimDuration, SimTime};
+use clustersim_engine::{
+    Command, Component, ComponentId, Dist, MetricsReport, SimDuration, SimTime,
+};
 
 use super::*;
 use crate::msg::Op;
@@ -20,7 +22,12 @@ fn constant_ms(n: u64) -> Dist {
 }
 
 fn req(id: u64) -> Msg {
-    Msg::Request(Request { id, op: Op::Write, key: 42, size_bytes: 100 })
+    Msg::Request(Request {
+        id,
+        op: Op::Write,
+        key: 42,
+        size_bytes: 100,
+    })
 }
 
 /// A service under test with its harness.
@@ -52,7 +59,8 @@ impl Fixture {
     }
     fn send_failed(&mut self, to: ComponentId, msg: Msg) -> Vec<Command<Cluster>> {
         let s = &mut self.s;
-        self.h.call(|cx| s.on_send_failed(cx, to, msg, DropCause::Crashed))
+        self.h
+            .call(|cx| s.on_send_failed(cx, to, msg, DropCause::Crashed))
     }
     fn report(&mut self) -> MetricsReport {
         std::mem::take(&mut self.h.metrics).finish(self.h.now)
@@ -71,7 +79,11 @@ fn sends(cmds: &[Command<Cluster>]) -> Vec<(ComponentId, Msg)> {
 fn timers(cmds: &[Command<Cluster>]) -> Vec<(SimTime, Timer)> {
     cmds.iter()
         .filter_map(|c| match c {
-            Command::SetTimer { at, timer: crate::Timer::Service(t), .. } => Some((*at, t.clone())),
+            Command::SetTimer {
+                at,
+                timer: crate::Timer::Service(t),
+                ..
+            } => Some((*at, t.clone())),
             _ => None,
         })
         .collect()
@@ -85,7 +97,14 @@ fn work_done(cmds: &[Command<Cluster>]) -> (SimTime, Timer) {
 }
 
 fn response(to: ComponentId, id: u64, status: Status) -> (ComponentId, Msg) {
-    (to, Msg::Response(Response { id, status, size_bytes: 0 }))
+    (
+        to,
+        Msg::Response(Response {
+            id,
+            status,
+            size_bytes: 0,
+        }),
+    )
 }
 
 fn counter(r: &MetricsReport, name: &str) -> u64 {
@@ -132,11 +151,15 @@ fn serves_fifo_and_answers_with_the_callers_id() {
     assert_eq!(counter(&r, "arrivals"), 3);
     assert_eq!(counter(&r, "completed"), 3);
     assert_eq!(counter(&r, "waited"), 2);
-    let lat = r.histogram(r.find(Some(ComponentId(0)), "latency_ns").unwrap()).unwrap();
+    let lat = r
+        .histogram(r.find(Some(ComponentId(0)), "latency_ns").unwrap())
+        .unwrap();
     // Latencies 2, 3 and 5 ms.
     assert_eq!(lat.len(), 3);
     assert_eq!(lat.max(), lat.highest_equivalent(5_000_000));
-    let wait = r.histogram(r.find(Some(ComponentId(0)), "wait_ns").unwrap()).unwrap();
+    let wait = r
+        .histogram(r.find(Some(ComponentId(0)), "wait_ns").unwrap())
+        .unwrap();
     assert_eq!(wait.len(), 3);
     assert_eq!(wait.min(), 0);
     // in_system: 1 on [0,1), 3 on [1,2), 2 on [2,4), 1 on [4,6) → 10 ms·req over 6 ms, which
@@ -225,8 +248,16 @@ fn dispatch_policies_pick_instances() {
 fn with_calls(mode: CallMode, hold: bool) -> ServiceConfig {
     let mut cfg = ServiceConfig::new(constant_ms(1));
     cfg.calls = vec![
-        Call { target: CACHE, probability: 1.0, op: Some(Op::Read) },
-        Call { target: DB, probability: 1.0, op: None },
+        Call {
+            target: CACHE,
+            probability: 1.0,
+            op: Some(Op::Read),
+        },
+        Call {
+            target: DB,
+            probability: 1.0,
+            op: None,
+        },
     ];
     cfg.call_mode = mode;
     cfg.hold_worker_during_calls = hold;
@@ -241,17 +272,43 @@ fn sequential_calls_go_one_after_another() {
     let c1 = call_sent(&out, CACHE);
     assert_eq!((c1.op, c1.key, c1.size_bytes), (Op::Read, 42, 100));
     // The cache answers: the db call follows, with the incoming op.
-    let out = f.at(ms(3)).message(CACHE, Msg::Response(Response { id: c1.id, status: Status::Ok, size_bytes: 0 }));
+    let out = f.at(ms(3)).message(
+        CACHE,
+        Msg::Response(Response {
+            id: c1.id,
+            status: Status::Ok,
+            size_bytes: 0,
+        }),
+    );
     let c2 = call_sent(&out, DB);
     assert_eq!(c2.op, Op::Write);
     assert_ne!(c2.id, c1.id);
     // A duplicate of the cache answer is ignored.
-    assert!(f.message(CACHE, Msg::Response(Response { id: c1.id, status: Status::Ok, size_bytes: 0 })).is_empty());
-    let out = f.at(ms(6)).message(DB, Msg::Response(Response { id: c2.id, status: Status::Ok, size_bytes: 0 }));
+    assert!(
+        f.message(
+            CACHE,
+            Msg::Response(Response {
+                id: c1.id,
+                status: Status::Ok,
+                size_bytes: 0
+            })
+        )
+        .is_empty()
+    );
+    let out = f.at(ms(6)).message(
+        DB,
+        Msg::Response(Response {
+            id: c2.id,
+            status: Status::Ok,
+            size_bytes: 0,
+        }),
+    );
     assert_eq!(sends(&out), vec![response(CALLER, 5, Status::Ok)]);
     let r = f.report();
     assert_eq!(counter(&r, "calls"), 2);
-    let lat = r.histogram(r.find(Some(ComponentId(0)), "latency_ns").unwrap()).unwrap();
+    let lat = r
+        .histogram(r.find(Some(ComponentId(0)), "latency_ns").unwrap())
+        .unwrap();
     assert_eq!(lat.max(), lat.highest_equivalent(6_000_000));
 }
 
@@ -269,8 +326,26 @@ fn parallel_calls_wait_for_all() {
             other => panic!("{other:?}"),
         })
         .collect();
-    assert!(f.at(ms(2)).message(DB, Msg::Response(Response { id: ids[1], status: Status::Ok, size_bytes: 0 })).is_empty());
-    let out = f.at(ms(4)).message(CACHE, Msg::Response(Response { id: ids[0], status: Status::Ok, size_bytes: 0 }));
+    assert!(
+        f.at(ms(2))
+            .message(
+                DB,
+                Msg::Response(Response {
+                    id: ids[1],
+                    status: Status::Ok,
+                    size_bytes: 0
+                })
+            )
+            .is_empty()
+    );
+    let out = f.at(ms(4)).message(
+        CACHE,
+        Msg::Response(Response {
+            id: ids[0],
+            status: Status::Ok,
+            size_bytes: 0,
+        }),
+    );
     assert_eq!(sends(&out), vec![response(CALLER, 5, Status::Ok)]);
 }
 
@@ -287,9 +362,26 @@ fn a_failed_call_fails_the_request_fast() {
             other => panic!("{other:?}"),
         })
         .collect();
-    let out = f.message(DB, Msg::Response(Response { id: ids[1], status: Status::Rejected, size_bytes: 0 }));
+    let out = f.message(
+        DB,
+        Msg::Response(Response {
+            id: ids[1],
+            status: Status::Rejected,
+            size_bytes: 0,
+        }),
+    );
     assert_eq!(sends(&out), vec![response(CALLER, 5, Status::Error)]);
-    assert!(f.message(CACHE, Msg::Response(Response { id: ids[0], status: Status::Ok, size_bytes: 0 })).is_empty());
+    assert!(
+        f.message(
+            CACHE,
+            Msg::Response(Response {
+                id: ids[0],
+                status: Status::Ok,
+                size_bytes: 0
+            })
+        )
+        .is_empty()
+    );
     assert_eq!(f.s.in_system(), 0);
     assert_eq!(f.s.busy(), 0);
 
@@ -314,9 +406,19 @@ fn call_timeouts_fail_the_call_and_are_cancelled_on_answer() {
     let out = f.at(ms(1)).timer(t);
     let c1 = call_sent(&out, CACHE);
     let tt = timers(&out);
-    assert_eq!(tt, vec![(SimTime::ZERO + ms(11), Timer::CallTimeout { call: c1.id })]);
+    assert_eq!(
+        tt,
+        vec![(SimTime::ZERO + ms(11), Timer::CallTimeout { call: c1.id })]
+    );
     // Answered in time: the timeout is cancelled (its key retired) and the db call is made.
-    let out = f.at(ms(2)).message(CACHE, Msg::Response(Response { id: c1.id, status: Status::Ok, size_bytes: 0 }));
+    let out = f.at(ms(2)).message(
+        CACHE,
+        Msg::Response(Response {
+            id: c1.id,
+            status: Status::Ok,
+            size_bytes: 0,
+        }),
+    );
     let c2 = call_sent(&out, DB);
     // Firing the stale cache timeout does nothing.
     assert!(f.timer(Timer::CallTimeout { call: c1.id }).is_empty());
@@ -324,7 +426,17 @@ fn call_timeouts_fail_the_call_and_are_cancelled_on_answer() {
     let out = f.at(ms(12)).timer(Timer::CallTimeout { call: c2.id });
     assert_eq!(sends(&out), vec![response(CALLER, 1, Status::Error)]);
     // Its late answer is ignored.
-    assert!(f.message(DB, Msg::Response(Response { id: c2.id, status: Status::Ok, size_bytes: 0 })).is_empty());
+    assert!(
+        f.message(
+            DB,
+            Msg::Response(Response {
+                id: c2.id,
+                status: Status::Ok,
+                size_bytes: 0
+            })
+        )
+        .is_empty()
+    );
 }
 
 #[test]
@@ -344,13 +456,20 @@ fn releasing_the_worker_during_calls_lets_the_queue_move() {
 #[test]
 fn calls_are_made_with_their_probability() {
     let mut cfg = ServiceConfig::new(constant_ms(1));
-    cfg.calls = vec![Call { target: DB, probability: 0.25, op: None }];
+    cfg.calls = vec![Call {
+        target: DB,
+        probability: 0.25,
+        op: None,
+    }];
     cfg.workers = 1000;
     let mut f = Fixture::new(cfg);
     let mut made = 0;
     for id in 0..1000 {
         let (_, t) = work_done(&f.message(CALLER, req(id)));
-        made += sends(&f.timer(t)).iter().filter(|(to, _)| *to == DB).count();
+        made += sends(&f.timer(t))
+            .iter()
+            .filter(|(to, _)| *to == DB)
+            .count();
     }
     // Binomial(1000, 0.25): sd 13.7; 5 sd.
     assert!((181..=319).contains(&made), "{made}");
@@ -368,7 +487,17 @@ fn crash_drops_everything_and_restart_starts_clean() {
     let out = f.h.call(|cx| s.on_restart(cx));
     assert!(out.is_empty());
     // A late answer to the pre-crash call is ignored.
-    assert!(f.message(CACHE, Msg::Response(Response { id: c1.id, status: Status::Ok, size_bytes: 0 })).is_empty());
+    assert!(
+        f.message(
+            CACHE,
+            Msg::Response(Response {
+                id: c1.id,
+                status: Status::Ok,
+                size_bytes: 0
+            })
+        )
+        .is_empty()
+    );
     // New work proceeds normally; slots are reused with new generations.
     let (_, t) = work_done(&f.at(ms(5)).message(CALLER, req(3)));
     let c = call_sent(&f.timer(t), CACHE);
@@ -383,7 +512,14 @@ fn steady_state_reuses_slots() {
         let out = f.timer(t);
         for (to, m) in sends(&out) {
             let Msg::Request(r) = m else { panic!() };
-            f.message(to, Msg::Response(Response { id: r.id, status: Status::Ok, size_bytes: 0 }));
+            f.message(
+                to,
+                Msg::Response(Response {
+                    id: r.id,
+                    status: Status::Ok,
+                    size_bytes: 0,
+                }),
+            );
         }
     }
     assert_eq!(f.s.jobs.len(), 1);

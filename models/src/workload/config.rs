@@ -173,7 +173,11 @@ pub enum Jitter {
 impl Default for OpMix {
     /// Reads only.
     fn default() -> Self {
-        OpMix { read: 1.0, write: 0.0, other: 0.0 }
+        OpMix {
+            read: 1.0,
+            write: 0.0,
+            other: 0.0,
+        }
     }
 }
 
@@ -247,7 +251,10 @@ impl OpenLoopConfig {
         {
             return Err(ConfigError::new(
                 "stop_after",
-                format!("is {stop}, but it must be later than start_after ({})", self.start_after),
+                format!(
+                    "is {stop}, but it must be later than start_after ({})",
+                    self.start_after
+                ),
             ));
         }
         Ok(())
@@ -300,9 +307,14 @@ impl RateModulation {
             RateModulation::Spike { multiplier, .. } => {
                 non_negative(&format!("{field}.multiplier"), multiplier)
             }
-            RateModulation::Diurnal { period, amplitude, .. } => {
+            RateModulation::Diurnal {
+                period, amplitude, ..
+            } => {
                 if period.is_zero() {
-                    return Err(ConfigError::new(format!("{field}.period"), "is 0, but it must be > 0"));
+                    return Err(ConfigError::new(
+                        format!("{field}.period"),
+                        "is 0, but it must be > 0",
+                    ));
                 }
                 probability(&format!("{field}.amplitude"), amplitude)
             }
@@ -320,14 +332,22 @@ impl RateModulation {
     /// The factor this modulation applies at `t` (an offset from time zero).
     pub fn factor_at(&self, t: SimDuration) -> f64 {
         match *self {
-            RateModulation::Spike { start, duration, multiplier } => {
+            RateModulation::Spike {
+                start,
+                duration,
+                multiplier,
+            } => {
                 if t >= start && t < start.saturating_add(duration) {
                     multiplier
                 } else {
                     1.0
                 }
             }
-            RateModulation::Diurnal { period, amplitude, peak_at } => {
+            RateModulation::Diurnal {
+                period,
+                amplitude,
+                peak_at,
+            } => {
                 // Phase in integer nanoseconds first, so long runs keep full precision.
                 let p = period.as_nanos();
                 let phase = (i128::from(t.as_nanos()) - i128::from(peak_at.as_nanos()))
@@ -356,7 +376,10 @@ impl OpMix {
         non_negative(&format!("{field}.write"), self.write)?;
         non_negative(&format!("{field}.other"), self.other)?;
         if self.read + self.write + self.other <= 0.0 {
-            return Err(ConfigError::new(field, "all weights are 0; at least one must be > 0"));
+            return Err(ConfigError::new(
+                field,
+                "all weights are 0; at least one must be > 0",
+            ));
         }
         Ok(())
     }
@@ -411,7 +434,10 @@ impl RetryPolicy {
         if !(self.backoff_multiplier.is_finite() && self.backoff_multiplier >= 1.0) {
             return Err(ConfigError::new(
                 format!("{field}.backoff_multiplier"),
-                format!("is {:?}, but it must be finite and >= 1", self.backoff_multiplier),
+                format!(
+                    "is {:?}, but it must be finite and >= 1",
+                    self.backoff_multiplier
+                ),
             ));
         }
         if self.backoff_max < self.backoff_base {
@@ -441,14 +467,22 @@ mod tests {
 
     #[test]
     fn defaults_validate() {
-        OpenLoopConfig::new(ComponentId(1), 100.0).validate().unwrap();
-        ClosedLoopConfig::new(ComponentId(1), 3, zero_size()).validate().unwrap();
+        OpenLoopConfig::new(ComponentId(1), 100.0)
+            .validate()
+            .unwrap();
+        ClosedLoopConfig::new(ComponentId(1), 3, zero_size())
+            .validate()
+            .unwrap();
     }
 
     #[test]
     fn bad_values_name_their_field() {
         let mut c = OpenLoopConfig::new(ComponentId(1), 100.0);
-        c.mix = OpMix { read: 0.0, write: 0.0, other: 0.0 };
+        c.mix = OpMix {
+            read: 0.0,
+            write: 0.0,
+            other: 0.0,
+        };
         assert_eq!(c.validate().unwrap_err().field, "mix");
         c.mix = OpMix::default();
         c.modulation.push(RateModulation::Diurnal {
@@ -466,7 +500,10 @@ mod tests {
         assert_eq!(e.field, "stop_after");
         assert!(e.to_string().contains("start_after"), "{e}");
         c.stop_after = None;
-        c.keys = KeyDist::Zipf { keys: 0, exponent: 1.0 };
+        c.keys = KeyDist::Zipf {
+            keys: 0,
+            exponent: 1.0,
+        };
         assert_eq!(c.validate().unwrap_err().field, "keys.keys");
         c.keys = KeyDist::default();
         c.rate_per_s = f64::NAN;
@@ -487,7 +524,9 @@ mod tests {
             backoff_max: SimDuration::from_millis(50),
             jitter: Jitter::None,
         };
-        let ms: Vec<u64> = (1..=5).map(|n| r.backoff(n).as_nanos() / 1_000_000).collect();
+        let ms: Vec<u64> = (1..=5)
+            .map(|n| r.backoff(n).as_nanos() / 1_000_000)
+            .collect();
         assert_eq!(ms, [10, 20, 40, 50, 50]);
         assert_eq!(r.backoff(u32::MAX), SimDuration::from_millis(50));
     }
@@ -512,12 +551,21 @@ mod tests {
         assert!((d.factor_at(SimDuration::from_secs(0)) - 1.0).abs() < 1e-12);
         assert!((d.factor_at(SimDuration::from_secs(125)) - 1.5).abs() < 1e-12);
         assert_eq!(peak_factor(&[s, d]), 4.5);
-        assert!((factor_at(&[s, d], SimDuration::from_secs(12)) - 3.0 * d.factor_at(SimDuration::from_secs(12))).abs() < 1e-12);
+        assert!(
+            (factor_at(&[s, d], SimDuration::from_secs(12))
+                - 3.0 * d.factor_at(SimDuration::from_secs(12)))
+            .abs()
+                < 1e-12
+        );
     }
 
     #[test]
     fn mix_picks_by_weight() {
-        let m = OpMix { read: 2.0, write: 1.0, other: 1.0 };
+        let m = OpMix {
+            read: 2.0,
+            write: 1.0,
+            other: 1.0,
+        };
         assert_eq!(m.pick(0.0), Op::Read);
         assert_eq!(m.pick(0.49), Op::Read);
         assert_eq!(m.pick(0.5), Op::Write);
@@ -526,7 +574,11 @@ mod tests {
         assert_eq!(m.probabilities(), [0.5, 0.25, 0.25]);
         let reads = OpMix::default();
         assert_eq!(reads.pick(0.999_999), Op::Read);
-        let writes = OpMix { read: 0.0, write: 1.0, other: 0.0 };
+        let writes = OpMix {
+            read: 0.0,
+            write: 1.0,
+            other: 0.0,
+        };
         assert_eq!(writes.pick(0.0), Op::Write);
         assert_eq!(writes.pick(0.999_999), Op::Write);
     }

@@ -179,7 +179,8 @@ impl KeySampler {
             KeyDist::Uniform { keys } => KeySampler::Uniform(keys.max(1)),
             KeyDist::Zipf { keys, exponent } => KeySampler::Zipf {
                 keys,
-                zipf: Zipf::new(keys as f64, exponent).expect("validated: keys >= 1, exponent >= 0"),
+                zipf: Zipf::new(keys as f64, exponent)
+                    .expect("validated: keys >= 1, exponent >= 0"),
             },
         }
     }
@@ -198,7 +199,9 @@ impl KeySampler {
 enum SlotState {
     Free,
     /// An attempt is in flight.
-    Waiting { timer: Option<TimerKey> },
+    Waiting {
+        timer: Option<TimerKey>,
+    },
     /// Waiting out the backoff before the next attempt.
     Backoff,
 }
@@ -282,7 +285,11 @@ impl ClientCore {
         let op = self.mix.pick(unit_f64(cx.rng()));
         let key = self.keys.sample(cx.rng());
         let size = self.request_size.sample(cx.rng());
-        let size_bytes = if size >= f64::from(u32::MAX) { u32::MAX } else { size.round() as u32 };
+        let size_bytes = if size >= f64::from(u32::MAX) {
+            u32::MAX
+        } else {
+            size.round() as u32
+        };
         let slot = match self.free.pop() {
             Some(s) => s,
             None => {
@@ -293,7 +300,12 @@ impl ClientCore {
                     retries: 0,
                     first_sent: SimTime::ZERO,
                     attempt_sent: SimTime::ZERO,
-                    req: Request { id: 0, op: Op::Read, key: 0, size_bytes: 0 },
+                    req: Request {
+                        id: 0,
+                        op: Op::Read,
+                        key: 0,
+                        size_bytes: 0,
+                    },
                 });
                 (self.slots.len() - 1) as u32
             }
@@ -303,7 +315,12 @@ impl ClientCore {
         s.user = user;
         s.retries = 0;
         s.first_sent = now;
-        s.req = Request { id: 0, op, key, size_bytes };
+        s.req = Request {
+            id: 0,
+            op,
+            key,
+            size_bytes,
+        };
         cx.count(self.m.requests, 1);
         cx.gauge_add(self.m.in_flight, 1);
         self.send_attempt(cx, slot as usize);
@@ -318,10 +335,17 @@ impl ClientCore {
         s.req.id = id;
         s.attempt_sent = now;
         let req = s.req;
-        let timer = self.timeout.map(|t| cx.set_timer(t, Timer::Timeout { id }.into()));
+        let timer = self
+            .timeout
+            .map(|t| cx.set_timer(t, Timer::Timeout { id }.into()));
         self.slots[slot].state = SlotState::Waiting { timer };
         cx.count(self.m.attempts, 1);
-        cx.send_with(self.target, Msg::Request(req), self.transport, req.size_bytes);
+        cx.send_with(
+            self.target,
+            Msg::Request(req),
+            self.transport,
+            req.size_bytes,
+        );
     }
 
     /// The slot of the live attempt `id`, if `id` is the attempt currently awaited.
@@ -386,7 +410,12 @@ impl ClientCore {
     }
 
     /// Counts the failure, then retries or gives up.
-    fn attempt_failed(&mut self, cx: &mut Ctx<'_, Cluster>, slot: usize, why: Failure) -> Option<u32> {
+    fn attempt_failed(
+        &mut self,
+        cx: &mut Ctx<'_, Cluster>,
+        slot: usize,
+        why: Failure,
+    ) -> Option<u32> {
         let series = match why {
             Failure::Timeout => self.m.timeouts,
             Failure::Rejected => self.m.rejected,
@@ -404,10 +433,14 @@ impl ClientCore {
         let d = self.retry.backoff(s.retries);
         let delay = match self.retry.jitter {
             Jitter::None => d,
-            Jitter::Full => SimDuration::from_nanos(below(cx.rng(), d.as_nanos().saturating_add(1))),
+            Jitter::Full => {
+                SimDuration::from_nanos(below(cx.rng(), d.as_nanos().saturating_add(1)))
+            }
             Jitter::Equal => {
                 let half = d.as_nanos() / 2;
-                SimDuration::from_nanos(d.as_nanos() - half + below(cx.rng(), half.saturating_add(1)))
+                SimDuration::from_nanos(
+                    d.as_nanos() - half + below(cx.rng(), half.saturating_add(1)),
+                )
             }
         };
         cx.set_timer(delay, Timer::Retry { id }.into());
@@ -509,7 +542,9 @@ impl OpenLoopClient {
     /// Finds the next accepted arrival after `candidate_ns` and sets the `Arrival` timer for it
     /// (or for a continuation of the search).
     fn schedule_next(&mut self, cx: &mut Ctx<'_, Cluster>) {
-        let stop_ns = self.stop_after.map_or(f64::INFINITY, |s| s.as_nanos() as f64);
+        let stop_ns = self
+            .stop_after
+            .map_or(f64::INFINITY, |s| s.as_nanos() as f64);
         for _ in 0..MAX_CANDIDATES_PER_EVENT {
             let gap = match self.arrival {
                 ArrivalProcess::Poisson => {
@@ -578,7 +613,9 @@ impl Component<Cluster> for OpenLoopClient {
     }
 
     fn on_timer(&mut self, cx: &mut Ctx<'_, Cluster>, timer: crate::Timer) {
-        let crate::Timer::Client(t) = timer else { return };
+        let crate::Timer::Client(t) = timer else {
+            return;
+        };
         match t {
             Timer::Arrival => {
                 if self.pending_is_arrival {
@@ -596,7 +633,13 @@ impl Component<Cluster> for OpenLoopClient {
         }
     }
 
-    fn on_send_failed(&mut self, cx: &mut Ctx<'_, Cluster>, _to: ComponentId, msg: Msg, _cause: DropCause) {
+    fn on_send_failed(
+        &mut self,
+        cx: &mut Ctx<'_, Cluster>,
+        _to: ComponentId,
+        msg: Msg,
+        _cause: DropCause,
+    ) {
         self.core.on_send_failed(cx, &msg);
     }
 
@@ -624,7 +667,11 @@ impl ClosedLoopClient {
     ///
     /// # Panics
     /// If `cfg.validate()` fails.
-    pub fn new(cfg: &ClosedLoopConfig, me: ComponentId, metrics: &mut Recorder) -> ClosedLoopClient {
+    pub fn new(
+        cfg: &ClosedLoopConfig,
+        me: ComponentId,
+        metrics: &mut Recorder,
+    ) -> ClosedLoopClient {
         if let Err(e) = cfg.validate() {
             panic!("invalid closed-loop client config: {e}");
         }
@@ -684,7 +731,9 @@ impl Component<Cluster> for ClosedLoopClient {
     }
 
     fn on_timer(&mut self, cx: &mut Ctx<'_, Cluster>, timer: crate::Timer) {
-        let crate::Timer::Client(t) = timer else { return };
+        let crate::Timer::Client(t) = timer else {
+            return;
+        };
         match t {
             Timer::Think { user } => self.core.begin(cx, user),
             Timer::Timeout { id } => {
@@ -696,7 +745,13 @@ impl Component<Cluster> for ClosedLoopClient {
         }
     }
 
-    fn on_send_failed(&mut self, cx: &mut Ctx<'_, Cluster>, _to: ComponentId, msg: Msg, _cause: DropCause) {
+    fn on_send_failed(
+        &mut self,
+        cx: &mut Ctx<'_, Cluster>,
+        _to: ComponentId,
+        msg: Msg,
+        _cause: DropCause,
+    ) {
         let done = self.core.on_send_failed(cx, &msg);
         self.finished(cx, done);
     }

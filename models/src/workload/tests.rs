@@ -2,7 +2,9 @@
 //! [`Harness`].
 
 use clustersim_engine::testing::Harness;
-use clustersim_engine::{Command, Component, ComponentId, Dist, MetricsReport, SimDuration, SimTime};
+use clustersim_engine::{
+    Command, Component, ComponentId, Dist, MetricsReport, SimDuration, SimTime,
+};
 
 use super::*;
 
@@ -37,11 +39,22 @@ impl<C: Component<Cluster>> Fixture<C> {
     }
     fn respond(&mut self, id: u64, status: Status) -> Vec<Command<Cluster>> {
         let c = &mut self.c;
-        self.h.call(|cx| c.on_message(cx, SVC, Msg::Response(Response { id, status, size_bytes: 0 })))
+        self.h.call(|cx| {
+            c.on_message(
+                cx,
+                SVC,
+                Msg::Response(Response {
+                    id,
+                    status,
+                    size_bytes: 0,
+                }),
+            )
+        })
     }
     fn send_failed(&mut self, req: Request) -> Vec<Command<Cluster>> {
         let c = &mut self.c;
-        self.h.call(|cx| c.on_send_failed(cx, SVC, Msg::Request(req), DropCause::Partition))
+        self.h
+            .call(|cx| c.on_send_failed(cx, SVC, Msg::Request(req), DropCause::Partition))
     }
     fn report(&mut self) -> MetricsReport {
         std::mem::take(&mut self.h.metrics).finish(self.h.now)
@@ -63,7 +76,11 @@ fn closed(cfg: ClosedLoopConfig) -> Fixture<ClosedLoopClient> {
 fn requests(cmds: &[Command<Cluster>]) -> Vec<Request> {
     cmds.iter()
         .filter_map(|c| match c {
-            Command::Send { dst, msg: Msg::Request(r), .. } => {
+            Command::Send {
+                dst,
+                msg: Msg::Request(r),
+                ..
+            } => {
                 assert_eq!(*dst, SVC);
                 Some(*r)
             }
@@ -75,7 +92,11 @@ fn requests(cmds: &[Command<Cluster>]) -> Vec<Request> {
 fn timers(cmds: &[Command<Cluster>]) -> Vec<(SimTime, Timer)> {
     cmds.iter()
         .filter_map(|c| match c {
-            Command::SetTimer { at, timer: crate::Timer::Client(tm), .. } => Some((*at, tm.clone())),
+            Command::SetTimer {
+                at,
+                timer: crate::Timer::Client(tm),
+                ..
+            } => Some((*at, tm.clone())),
             _ => None,
         })
         .collect()
@@ -112,7 +133,9 @@ fn drive_arrivals(f: &mut Fixture<OpenLoopClient>, n: usize) -> Vec<(SimTime, Re
     let mut out = Vec::new();
     let mut next = timers(&f.start());
     while out.len() < n {
-        let Some((at, tm)) = next.iter().find(|(_, tm)| *tm == Timer::Arrival).cloned() else { break };
+        let Some((at, tm)) = next.iter().find(|(_, tm)| *tm == Timer::Arrival).cloned() else {
+            break;
+        };
         f.h.now = at;
         let cmds = f.timer(tm);
         for r in requests(&cmds) {
@@ -136,7 +159,10 @@ fn constant_arrivals_are_evenly_spaced_from_start_after() {
     for i in 0..ids.len() {
         assert!(!ids[..i].contains(&ids[i]));
     }
-    assert!(sent.iter().all(|(_, r)| r.op == Op::Read && r.key < 1_000_000 && r.size_bytes == 0));
+    assert!(
+        sent.iter()
+            .all(|(_, r)| r.op == Op::Read && r.key < 1_000_000 && r.size_bytes == 0)
+    );
 }
 
 #[test]
@@ -171,7 +197,9 @@ fn success_records_latency_and_frees_the_slot() {
     assert_eq!(counter(&r, "attempts"), 2);
     assert_eq!(counter(&r, "ok"), 1);
     assert_eq!(counter(&r, "late_responses"), 1);
-    let lat = r.histogram(r.find(Some(ComponentId(0)), "latency_ns").unwrap()).unwrap();
+    let lat = r
+        .histogram(r.find(Some(ComponentId(0)), "latency_ns").unwrap())
+        .unwrap();
     assert_eq!(lat.len(), 1);
     assert_eq!(lat.max(), lat.highest_equivalent(3_000_000));
 }
@@ -187,10 +215,16 @@ fn timeouts_retry_with_backoff_and_new_ids_then_give_up() {
     let out = f.at(ms(1000)).timer(Timer::Arrival);
     let a1 = one_request(&out);
     let tm = timers(&out);
-    assert!(tm.contains(&(t(ms(1100)), Timer::Timeout { id: a1.id })), "{tm:?}");
+    assert!(
+        tm.contains(&(t(ms(1100)), Timer::Timeout { id: a1.id })),
+        "{tm:?}"
+    );
     // Timeout → backoff 10 ms.
     let out = f.at(ms(1100)).timer(Timer::Timeout { id: a1.id });
-    assert_eq!(timers(&out), vec![(t(ms(1110)), Timer::Retry { id: a1.id })]);
+    assert_eq!(
+        timers(&out),
+        vec![(t(ms(1110)), Timer::Retry { id: a1.id })]
+    );
     assert!(requests(&out).is_empty());
     // The answer to attempt 1 arrives during the backoff: late.
     assert!(f.at(ms(1105)).respond(a1.id, Status::Ok).is_empty());
@@ -198,10 +232,16 @@ fn timeouts_retry_with_backoff_and_new_ids_then_give_up() {
     let out = f.at(ms(1110)).timer(Timer::Retry { id: a1.id });
     let a2 = one_request(&out);
     assert_ne!(a2.id, a1.id);
-    assert_eq!((a2.op, a2.key, a2.size_bytes), (a1.op, a1.key, a1.size_bytes));
+    assert_eq!(
+        (a2.op, a2.key, a2.size_bytes),
+        (a1.op, a1.key, a1.size_bytes)
+    );
     // Rejected → backoff 20 ms (the timeout timer is cancelled, so firing it is a no-op).
     let out = f.at(ms(1115)).respond(a2.id, Status::Rejected);
-    assert_eq!(timers(&out), vec![(t(ms(1135)), Timer::Retry { id: a2.id })]);
+    assert_eq!(
+        timers(&out),
+        vec![(t(ms(1135)), Timer::Retry { id: a2.id })]
+    );
     assert!(f.timer(Timer::Timeout { id: a2.id }).is_empty());
     let a3 = one_request(&f.at(ms(1135)).timer(Timer::Retry { id: a2.id }));
     // Error on the last allowed attempt: give up.
@@ -210,14 +250,33 @@ fn timeouts_retry_with_backoff_and_new_ids_then_give_up() {
     assert_eq!(f.c.outstanding(), 0);
     let r = f.report();
     assert_eq!(
-        ["requests", "attempts", "retries", "timeouts", "rejected", "errors", "failed", "ok", "late_responses"]
-            .map(|n| counter(&r, n)),
+        [
+            "requests",
+            "attempts",
+            "retries",
+            "timeouts",
+            "rejected",
+            "errors",
+            "failed",
+            "ok",
+            "late_responses"
+        ]
+        .map(|n| counter(&r, n)),
         [1, 3, 2, 1, 1, 1, 1, 0, 1]
     );
-    let al = r.histogram(r.find(Some(ComponentId(0)), "attempt_latency_ns").unwrap()).unwrap();
+    let al = r
+        .histogram(r.find(Some(ComponentId(0)), "attempt_latency_ns").unwrap())
+        .unwrap();
     assert_eq!(al.len(), 2); // the rejected and the errored attempt got answers
     let fl = r.find(Some(ComponentId(0)), "in_flight").unwrap();
-    assert!(matches!(r.totals[fl.index()], clustersim_engine::SeriesTotal::Gauge { last: 0, max: 1, .. }));
+    assert!(matches!(
+        r.totals[fl.index()],
+        clustersim_engine::SeriesTotal::Gauge {
+            last: 0,
+            max: 1,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -228,21 +287,35 @@ fn send_failures_count_as_errors_and_retry() {
     f.start();
     let a1 = one_request(&f.at(ms(1000)).timer(Timer::Arrival));
     let out = f.send_failed(a1);
-    assert_eq!(timers(&out), vec![(t(ms(1010)), Timer::Retry { id: a1.id })]);
+    assert_eq!(
+        timers(&out),
+        vec![(t(ms(1010)), Timer::Retry { id: a1.id })]
+    );
     let a2 = one_request(&f.at(ms(1010)).timer(Timer::Retry { id: a1.id }));
     f.respond(a2.id, Status::Ok);
     let r = f.report();
-    assert_eq!(["errors", "retries", "ok", "failed"].map(|n| counter(&r, n)), [1, 1, 1, 0]);
-    let lat = r.histogram(r.find(Some(ComponentId(0)), "latency_ns").unwrap()).unwrap();
+    assert_eq!(
+        ["errors", "retries", "ok", "failed"].map(|n| counter(&r, n)),
+        [1, 1, 1, 0]
+    );
+    let lat = r
+        .histogram(r.find(Some(ComponentId(0)), "latency_ns").unwrap())
+        .unwrap();
     // Logical latency spans both attempts: 1000 → 1010 ms.
     assert_eq!(lat.max(), lat.highest_equivalent(10_000_000));
 }
 
 #[test]
 fn jitter_stays_within_its_bounds() {
-    for (jitter, lo, hi) in [(Jitter::Full, 0, 10_000_000), (Jitter::Equal, 5_000_000, 10_000_000)] {
+    for (jitter, lo, hi) in [
+        (Jitter::Full, 0, 10_000_000),
+        (Jitter::Equal, 5_000_000, 10_000_000),
+    ] {
         let mut cfg = constant_cfg(1000.0);
-        cfg.retry = RetryPolicy { jitter, ..no_jitter_retries(1) };
+        cfg.retry = RetryPolicy {
+            jitter,
+            ..no_jitter_retries(1)
+        };
         let mut f = open(cfg);
         let sent = drive_arrivals(&mut f, 200);
         let mut delays = Vec::new();
@@ -252,11 +325,17 @@ fn jitter_stays_within_its_bounds() {
             let (fire, _) = timers(&out)[0].clone();
             delays.push((fire - at).as_nanos());
         }
-        assert!(delays.iter().all(|d| (lo..=hi).contains(d)), "{jitter:?}: {delays:?}");
+        assert!(
+            delays.iter().all(|d| (lo..=hi).contains(d)),
+            "{jitter:?}: {delays:?}"
+        );
         let mean = delays.iter().sum::<u64>() as f64 / delays.len() as f64;
         let expect = (lo + hi) as f64 / 2.0;
         // Uniform over a 10 ms (or 5 ms) range: sd of the mean of 200 < 0.21 ms; 5 sd ≈ 1 ms.
-        assert!((mean - expect).abs() < 1.1e6, "{jitter:?}: {mean} vs {expect}");
+        assert!(
+            (mean - expect).abs() < 1.1e6,
+            "{jitter:?}: {mean} vs {expect}"
+        );
     }
 }
 
@@ -265,18 +344,42 @@ fn poisson_thinning_follows_a_spike() {
     // Base 1000/s; ×4 during [1 s, 2 s); ×0 during [2 s, 3 s).
     let mut cfg = OpenLoopConfig::new(SVC, 1000.0);
     cfg.modulation = vec![
-        RateModulation::Spike { start: ms(1000), duration: ms(1000), multiplier: 4.0 },
-        RateModulation::Spike { start: ms(2000), duration: ms(1000), multiplier: 0.0 },
+        RateModulation::Spike {
+            start: ms(1000),
+            duration: ms(1000),
+            multiplier: 4.0,
+        },
+        RateModulation::Spike {
+            start: ms(2000),
+            duration: ms(1000),
+            multiplier: 0.0,
+        },
     ];
     cfg.stop_after = Some(ms(4000));
     let mut f = open(cfg);
     let sent = drive_arrivals(&mut f, 100_000);
-    let count = |a: u64, b: u64| sent.iter().filter(|(at, _)| (ms(a)..ms(b)).contains(&at.since_start())).count() as f64;
+    let count = |a: u64, b: u64| {
+        sent.iter()
+            .filter(|(at, _)| (ms(a)..ms(b)).contains(&at.since_start()))
+            .count() as f64
+    };
     // Poisson counts: sd = sqrt(mean); 5 sd bounds.
-    assert!((count(0, 1000) - 1000.0).abs() < 5.0 * 1000f64.sqrt(), "{}", count(0, 1000));
-    assert!((count(1000, 2000) - 4000.0).abs() < 5.0 * 4000f64.sqrt(), "{}", count(1000, 2000));
+    assert!(
+        (count(0, 1000) - 1000.0).abs() < 5.0 * 1000f64.sqrt(),
+        "{}",
+        count(0, 1000)
+    );
+    assert!(
+        (count(1000, 2000) - 4000.0).abs() < 5.0 * 4000f64.sqrt(),
+        "{}",
+        count(1000, 2000)
+    );
     assert_eq!(count(2000, 3000), 0.0);
-    assert!((count(3000, 4000) - 1000.0).abs() < 5.0 * 1000f64.sqrt(), "{}", count(3000, 4000));
+    assert!(
+        (count(3000, 4000) - 1000.0).abs() < 5.0 * 1000f64.sqrt(),
+        "{}",
+        count(3000, 4000)
+    );
 }
 
 #[test]
@@ -284,24 +387,48 @@ fn constant_thinning_integrates_the_rate() {
     // Base 1000/s, ×0.5 during [1 s, 2 s) and ×2.5 during [2 s, 3 s): deterministic counts.
     let mut cfg = constant_cfg(1000.0);
     cfg.modulation = vec![
-        RateModulation::Spike { start: ms(1000), duration: ms(1000), multiplier: 0.5 },
-        RateModulation::Spike { start: ms(2000), duration: ms(1000), multiplier: 2.5 },
+        RateModulation::Spike {
+            start: ms(1000),
+            duration: ms(1000),
+            multiplier: 0.5,
+        },
+        RateModulation::Spike {
+            start: ms(2000),
+            duration: ms(1000),
+            multiplier: 2.5,
+        },
     ];
     cfg.stop_after = Some(ms(3000));
     let mut f = open(cfg);
     let sent = drive_arrivals(&mut f, 100_000);
-    let count = |a: u64, b: u64| sent.iter().filter(|(at, _)| (ms(a)..ms(b)).contains(&at.since_start())).count() as i64;
+    let count = |a: u64, b: u64| {
+        sent.iter()
+            .filter(|(at, _)| (ms(a)..ms(b)).contains(&at.since_start()))
+            .count() as i64
+    };
     // Within one arrival of the integral of the rate in each phase.
     assert!((count(0, 1000) - 1000).abs() <= 1, "{}", count(0, 1000));
-    assert!((count(1000, 2000) - 500).abs() <= 1, "{}", count(1000, 2000));
-    assert!((count(2000, 3000) - 2500).abs() <= 1, "{}", count(2000, 3000));
+    assert!(
+        (count(1000, 2000) - 500).abs() <= 1,
+        "{}",
+        count(1000, 2000)
+    );
+    assert!(
+        (count(2000, 3000) - 2500).abs() <= 1,
+        "{}",
+        count(2000, 3000)
+    );
 }
 
 #[test]
 fn long_zero_rate_phases_continue_in_later_events() {
     // Peak 1e6/s, rate 0 for 1 s: 1e6 rejected candidates, more than one event's budget.
     let mut cfg = constant_cfg(1_000_000.0);
-    cfg.modulation = vec![RateModulation::Spike { start: SimDuration::ZERO, duration: ms(1000), multiplier: 0.0 }];
+    cfg.modulation = vec![RateModulation::Spike {
+        start: SimDuration::ZERO,
+        duration: ms(1000),
+        multiplier: 0.0,
+    }];
     let mut f = open(cfg);
     let sent = drive_arrivals(&mut f, 1);
     assert_eq!(sent[0].0, t(ms(1000)));
@@ -313,7 +440,12 @@ fn closed_loop_users_think_send_and_think_again() {
     cfg.start_after = ms(10);
     let mut f = closed(cfg);
     let start = timers(&f.start());
-    assert_eq!(start, (0..3).map(|u| (t(ms(15)), Timer::Think { user: u })).collect::<Vec<_>>());
+    assert_eq!(
+        start,
+        (0..3)
+            .map(|u| (t(ms(15)), Timer::Think { user: u }))
+            .collect::<Vec<_>>()
+    );
     let mut reqs = Vec::new();
     for u in 0..3 {
         reqs.push(one_request(&f.at(ms(15)).timer(Timer::Think { user: u })));
@@ -362,8 +494,15 @@ fn crash_forgets_requests_and_restart_resumes() {
 #[test]
 fn keys_and_ops_follow_their_distributions() {
     let mut cfg = constant_cfg(1e6);
-    cfg.mix = OpMix { read: 0.7, write: 0.2, other: 0.1 };
-    cfg.keys = KeyDist::Zipf { keys: 1000, exponent: 1.0 };
+    cfg.mix = OpMix {
+        read: 0.7,
+        write: 0.2,
+        other: 0.1,
+    };
+    cfg.keys = KeyDist::Zipf {
+        keys: 1000,
+        exponent: 1.0,
+    };
     let mut f = open(cfg);
     let sent = drive_arrivals(&mut f, 20_000);
     let n = sent.len() as f64;

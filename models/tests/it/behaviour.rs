@@ -3,11 +3,12 @@
 
 use std::sync::{Arc, Mutex};
 
-use clustersim_engine::{Component, ComponentId, Ctx, DropCause, Dist, SimDuration, Transport};
+use clustersim_engine::{Component, ComponentId, Ctx, Dist, DropCause, SimDuration, Transport};
 use clustersim_models::registry::ComponentConfig;
 use clustersim_models::service::{Call, CallMode, ServiceConfig};
 use clustersim_models::workload::{
-    ArrivalProcess, ClosedLoopConfig, Jitter, KeyDist, OpMix, OpenLoopConfig, RateModulation, RetryPolicy,
+    ArrivalProcess, ClosedLoopConfig, Jitter, KeyDist, OpMix, OpenLoopConfig, RateModulation,
+    RetryPolicy,
 };
 use clustersim_models::{Cluster, Msg, Op, Response, Status, queueing};
 
@@ -28,7 +29,10 @@ fn const_ms(v: f64) -> Dist {
 fn bounded_queue_rejections_match_mm1k() {
     let mut w = World::new(5);
     let svc = ComponentId(1);
-    let client = w.add("client", ComponentConfig::OpenLoopClient(OpenLoopConfig::new(svc, 900.0)));
+    let client = w.add(
+        "client",
+        ComponentConfig::OpenLoopClient(OpenLoopConfig::new(svc, 900.0)),
+    );
     let mut cfg = ServiceConfig::new(exp_ms(1.0));
     cfg.queue_capacity = Some(4);
     w.add("svc", ComponentConfig::Service(cfg));
@@ -44,7 +48,10 @@ fn bounded_queue_rejections_match_mm1k() {
     // Responses are instantaneous on this network, so the client saw the same rejections
     // (± those in flight at the window edges).
     assert!(counter(&r, client, "rejected").abs_diff(rejected) <= 2);
-    assert_eq!(counter(&r, client, "failed"), counter(&r, client, "rejected"));
+    assert_eq!(
+        counter(&r, client, "failed"),
+        counter(&r, client, "rejected")
+    );
     // The queue never exceeded its capacity.
     let q = series(&r.metrics, svc, "queue_len");
     match &r.metrics.totals[q.index()] {
@@ -91,13 +98,18 @@ fn retries_amplify_load_when_overloaded() {
     assert!(ok.abs_diff(requests) <= 2);
 
     let (requests, attempts, retries, failed, ok, arrivals_overloaded) = storm(1500.0);
-    eprintln!("overloaded: requests {requests} attempts {attempts} retries {retries} failed {failed} ok {ok}");
+    eprintln!(
+        "overloaded: requests {requests} attempts {attempts} retries {retries} failed {failed} ok {ok}"
+    );
     // Throughput is capped at the service rate (1000/s over 30 s).
     assert!(ok <= 30_000 + 30, "{ok}");
     assert!(ok > 29_000, "{ok}");
     // Attempts = requests + retries (± in-flight at the edges), and the amplification is large.
     assert!((attempts as i64 - (requests + retries) as i64).abs() < 200);
-    assert!(attempts as f64 > 2.0 * requests as f64, "{attempts} vs {requests}");
+    assert!(
+        attempts as f64 > 2.0 * requests as f64,
+        "{attempts} vs {requests}"
+    );
     assert!(failed > requests / 4, "{failed}");
     // Everything the client sent reached the service.
     assert!(arrivals_overloaded.abs_diff(attempts) < 50);
@@ -158,24 +170,43 @@ fn closed_loop_obeys_the_interactive_response_time_law() {
     let (users, think_ms) = (10, 9.0);
     let mut w = World::new(8);
     let svc = ComponentId(1);
-    let client = w.add("client", ComponentConfig::ClosedLoopClient(ClosedLoopConfig::new(svc, users, exp_ms(think_ms))));
-    w.add("svc", ComponentConfig::Service(ServiceConfig::new(exp_ms(1.0))));
+    let client = w.add(
+        "client",
+        ComponentConfig::ClosedLoopClient(ClosedLoopConfig::new(svc, users, exp_ms(think_ms))),
+    );
+    w.add(
+        "svc",
+        ComponentConfig::Service(ServiceConfig::new(exp_ms(1.0))),
+    );
     let r = w.run(secs(5), secs(205), Some(secs(5)));
     let t = measured_secs(&r);
     let x = counter(&r, client, "ok") as f64 / t;
     let resp = hist_mean(&r, client, "latency_ns") / 1e9;
     let law = queueing::interactive_throughput(f64::from(users), think_ms / 1e3, resp).unwrap();
-    eprintln!("closed loop: X {x:.1}/s, R {:.4} ms, N/(Z+R) {law:.1}/s", resp * 1e3);
+    eprintln!(
+        "closed loop: X {x:.1}/s, R {:.4} ms, N/(Z+R) {law:.1}/s",
+        resp * 1e3
+    );
     // Edge effects are a few requests in 180k; the sample mean of 180k exponential think times
     // is within 0.25 % (1 sd) of 9 ms. 1 % covers both with margin.
     assert!((x - law).abs() < 0.01 * law, "X {x} vs {law}");
     // Exact MVA; batch-means SE of R over 40 windows of 5 s, 4 SE plus histogram rounding.
     let (x_mva, r_mva) = mva(users, think_ms / 1e3, 1e-3);
-    let batches: Vec<f64> = hist_batches(&r, client, "latency_ns").iter().map(|b| b.1 / 1e9).collect();
+    let batches: Vec<f64> = hist_batches(&r, client, "latency_ns")
+        .iter()
+        .map(|b| b.1 / 1e9)
+        .collect();
     let (_, se) = mean_se(&batches);
-    eprintln!("MVA: X {x_mva:.1}/s, R {:.4} ms (se {:.4} ms)", r_mva * 1e3, se * 1e3);
+    eprintln!(
+        "MVA: X {x_mva:.1}/s, R {:.4} ms (se {:.4} ms)",
+        r_mva * 1e3,
+        se * 1e3
+    );
     assert!(se < 0.02 * r_mva, "{se}");
-    assert!((resp - r_mva).abs() < 4.0 * se + 1e-3 * r_mva, "R {resp} vs MVA {r_mva}");
+    assert!(
+        (resp - r_mva).abs() < 4.0 * se + 1e-3 * r_mva,
+        "R {resp} vs MVA {r_mva}"
+    );
     assert!((x - x_mva).abs() < 0.02 * x_mva, "X {x} vs MVA {x_mva}");
     // Never more than one request per user in flight.
     let fl = series(&r.metrics, client, "in_flight");
@@ -194,7 +225,14 @@ impl Component<Cluster> for Probe {
     fn on_message(&mut self, cx: &mut Ctx<'_, Cluster>, from: ComponentId, msg: Msg) {
         if let Msg::Request(r) = msg {
             self.seen.lock().unwrap().push((r.op, r.key, r.size_bytes));
-            cx.send(from, Msg::Response(Response { id: r.id, status: Status::Ok, size_bytes: 0 }));
+            cx.send(
+                from,
+                Msg::Response(Response {
+                    id: r.id,
+                    status: Status::Ok,
+                    size_bytes: 0,
+                }),
+            );
         }
     }
 }
@@ -206,14 +244,27 @@ fn keys_mix_and_sizes_reach_the_target() {
     let mut w = World::new(9);
     let probe_id = ComponentId(1);
     let mut c = OpenLoopConfig::new(probe_id, 10_000.0);
-    c.mix = OpMix { read: 8.0, write: 1.5, other: 0.5 };
-    c.keys = KeyDist::Zipf { keys: 100, exponent: 1.2 };
+    c.mix = OpMix {
+        read: 8.0,
+        write: 1.5,
+        other: 0.5,
+    };
+    c.keys = KeyDist::Zipf {
+        keys: 100,
+        exponent: 1.2,
+    };
     c.request_size = Dist::uniform(100.0, 300.0).unwrap();
     c.stop_after = Some(secs(5));
     w.add("client", ComponentConfig::OpenLoopClient(c));
     let seen = Arc::new(Mutex::new(Vec::new()));
     let node = w.b.add_node("probe", clustersim_engine::RegionId(0));
-    w.b.add_component(node, "probe", Box::new(Probe { seen: Arc::clone(&seen) }));
+    w.b.add_component(
+        node,
+        "probe",
+        Box::new(Probe {
+            seen: Arc::clone(&seen),
+        }),
+    );
     w.run(SimDuration::ZERO, secs(6), None);
     let seen = seen.lock().unwrap();
     let n = seen.len() as f64;
@@ -246,7 +297,11 @@ fn diurnal_integral(rate: f64, amp: f64, period: f64, peak: f64, a: f64, b: f64)
 #[test]
 fn modulation_shapes_arrivals() {
     let (period, amp, peak) = (20.0, 0.8, 5.0);
-    let diurnal = RateModulation::Diurnal { period: secs(20), amplitude: amp, peak_at: secs(5) };
+    let diurnal = RateModulation::Diurnal {
+        period: secs(20),
+        amplitude: amp,
+        peak_at: secs(5),
+    };
     for arrival in [ArrivalProcess::Poisson, ArrivalProcess::Constant] {
         let mut w = World::new(10);
         let svc = ComponentId(1);
@@ -270,7 +325,10 @@ fn modulation_shapes_arrivals() {
                 // Deterministic thinning: within one arrival per window edge of the integral.
                 ArrivalProcess::Constant => 2.0,
             };
-            assert!((got as f64 - want).abs() <= tol, "{arrival:?} window {i}: {got} vs {want:.1}");
+            assert!(
+                (got as f64 - want).abs() <= tol,
+                "{arrival:?} window {i}: {got} vs {want:.1}"
+            );
         }
         // Peak (around 5 s, 25 s) vs trough (around 15 s, 35 s): 1.8 / 0.2 = 9×.
         assert!(counts[5] > 8 * counts[15] / 2, "{counts:?}");
@@ -280,7 +338,11 @@ fn modulation_shapes_arrivals() {
     let mut w = World::new(11);
     let svc = ComponentId(1);
     let mut c = OpenLoopConfig::new(svc, 200.0);
-    c.modulation = vec![RateModulation::Spike { start: secs(10), duration: secs(5), multiplier: 5.0 }];
+    c.modulation = vec![RateModulation::Spike {
+        start: secs(10),
+        duration: secs(5),
+        multiplier: 5.0,
+    }];
     w.add("client", ComponentConfig::OpenLoopClient(c));
     let mut cfg = ServiceConfig::new(Dist::constant(0.0).unwrap());
     cfg.workers = 1000;
@@ -289,7 +351,10 @@ fn modulation_shapes_arrivals() {
     let counts = counter_batches(&r, svc, "arrivals");
     // Poisson counts 1000, 1000, 5000, 1000: 5 sd bounds.
     for (got, want) in counts.iter().zip([1000.0, 1000.0, 5000.0, 1000.0]) {
-        assert!((*got as f64 - want).abs() < 5.0 * f64::sqrt(want), "{counts:?}");
+        assert!(
+            (*got as f64 - want).abs() < 5.0 * f64::sqrt(want),
+            "{counts:?}"
+        );
     }
 }
 
@@ -301,14 +366,28 @@ fn fan_out(mode: CallMode, hold: bool) -> (f64, f64, f64, f64) {
     let client = w.add("client", ComponentConfig::OpenLoopClient(cl));
     let mut fe = ServiceConfig::new(const_ms(1.0));
     fe.calls = vec![
-        Call { target: b, probability: 1.0, op: None },
-        Call { target: c, probability: 1.0, op: Some(Op::Write) },
+        Call {
+            target: b,
+            probability: 1.0,
+            op: None,
+        },
+        Call {
+            target: c,
+            probability: 1.0,
+            op: Some(Op::Write),
+        },
     ];
     fe.call_mode = mode;
     fe.hold_worker_during_calls = hold;
     w.add("front", ComponentConfig::Service(fe));
-    w.add("b", ComponentConfig::Service(ServiceConfig::new(const_ms(2.0))));
-    w.add("c", ComponentConfig::Service(ServiceConfig::new(const_ms(5.0))));
+    w.add(
+        "b",
+        ComponentConfig::Service(ServiceConfig::new(const_ms(2.0))),
+    );
+    w.add(
+        "c",
+        ComponentConfig::Service(ServiceConfig::new(const_ms(5.0))),
+    );
     let r = w.run(SimDuration::ZERO, secs(10) + ms(50), None);
     assert_eq!(counter(&r, client, "ok"), 100);
     assert_eq!(counter(&r, b, "arrivals"), 100);
@@ -332,7 +411,10 @@ fn fan_out_latency_is_max_in_parallel_and_sum_in_sequence() {
             let (lo, hi, clo, chi) = fan_out(mode, hold);
             // Every latency is exactly `want` ns (histogram buckets are 0.1 % wide).
             for v in [lo, hi, clo, chi] {
-                assert!((v - want).abs() <= want * 1e-3, "{mode:?} hold={hold}: {v} vs {want}");
+                assert!(
+                    (v - want).abs() <= want * 1e-3,
+                    "{mode:?} hold={hold}: {v} vs {want}"
+                );
             }
         }
     }
@@ -341,7 +423,13 @@ fn fan_out_latency_is_max_in_parallel_and_sum_in_sequence() {
 /// A client (constant arrivals at `rate`, 50 ms timeout, `retries` retries after 100 ms and
 /// 200 ms) and a service (`workers` workers, constant `work_ms`) whose node is down during
 /// [10 s, 12 s); 1 s windows.
-fn crash_run(transport: Transport, rate: f64, workers: u32, work_ms: f64, retries: u32) -> clustersim_engine::RunReport {
+fn crash_run(
+    transport: Transport,
+    rate: f64,
+    workers: u32,
+    work_ms: f64,
+    retries: u32,
+) -> clustersim_engine::RunReport {
     let mut w = World::new(13);
     let svc = ComponentId(1);
     let mut c = OpenLoopConfig::new(svc, rate);
@@ -406,7 +494,10 @@ fn crash_of_the_service_makes_clients_time_out_and_retry() {
         assert_eq!(get("requests"), 5_000);
         // Every request is accounted for: ok, failed, or still in flight at 20 s.
         let fl = series(&r.metrics, client, "in_flight");
-        let clustersim_engine::SeriesTotal::Gauge { last, .. } = r.metrics.totals[fl.index()] else { panic!() };
+        let clustersim_engine::SeriesTotal::Gauge { last, .. } = r.metrics.totals[fl.index()]
+        else {
+            panic!()
+        };
         assert!((0..=3).contains(&last), "{last}");
         assert_eq!(get("requests"), get("ok") + get("failed") + last as u64);
     }
@@ -423,7 +514,10 @@ fn retries_turn_an_outage_into_a_metastable_failure() {
     let ok = counter_batches(&with_retries, client, "ok");
     eprintln!("with retries: ok per second {ok:?}");
     assert!(ok[..10].iter().all(|&n| n >= 497), "{ok:?}");
-    assert!(ok[14..].iter().all(|&n| n == 0), "still failing long after the restart: {ok:?}");
+    assert!(
+        ok[14..].iter().all(|&n| n == 0),
+        "still failing long after the restart: {ok:?}"
+    );
     let arrivals = counter_batches(&with_retries, ComponentId(1), "arrivals");
     assert!(arrivals[14..].iter().all(|&n| n == 1500), "{arrivals:?}");
 
@@ -441,8 +535,14 @@ fn runs_are_deterministic() {
         let svc = ComponentId(1);
         let mut c = OpenLoopConfig::new(svc, 800.0);
         c.timeout = Some(ms(20));
-        c.retry = RetryPolicy { max_retries: 2, ..RetryPolicy::default() };
-        c.keys = KeyDist::Zipf { keys: 1000, exponent: 0.9 };
+        c.retry = RetryPolicy {
+            max_retries: 2,
+            ..RetryPolicy::default()
+        };
+        c.keys = KeyDist::Zipf {
+            keys: 1000,
+            exponent: 0.9,
+        };
         let client = w.add("client", ComponentConfig::OpenLoopClient(c));
         let mut cfg = ServiceConfig::new(exp_ms(1.2));
         cfg.instances = 2;
@@ -450,7 +550,12 @@ fn runs_are_deterministic() {
         cfg.queue_capacity = Some(10);
         w.add("svc", ComponentConfig::Service(cfg));
         let r = w.run(SimDuration::ZERO, secs(20), None);
-        (r.summary.digest, r.summary.events, counter(&r, client, "ok"), hist_mean(&r, client, "latency_ns"))
+        (
+            r.summary.digest,
+            r.summary.events,
+            counter(&r, client, "ok"),
+            hist_mean(&r, client, "latency_ns"),
+        )
     };
     let a = run(1);
     assert_eq!(a, run(1));

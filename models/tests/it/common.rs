@@ -4,8 +4,8 @@ use clustersim_engine::{
     ComponentId, FaultAction, Limits, MetricsReport, RunReport, SeriesId, SimBuilder, SimDuration,
     SimTime, WindowValue,
 };
-use clustersim_models::registry::{ComponentConfig, build};
 use clustersim_models::Cluster;
+use clustersim_models::registry::{ComponentConfig, build};
 
 /// Events allowed per run: far above what any test needs, so hitting it is a failure.
 const MAX_EVENTS: u64 = 200_000_000;
@@ -36,12 +36,19 @@ impl World {
     /// Schedules a crash of `node_of` (the node hosting that component) at `at`, restart at `back`.
     pub(crate) fn crash_between(&mut self, comp: ComponentId, at: SimDuration, back: SimDuration) {
         let node = self.b.names().component_node[comp.index()];
-        self.b.schedule_fault(SimTime::ZERO + at, FaultAction::Crash(node));
-        self.b.schedule_fault(SimTime::ZERO + back, FaultAction::Restart(node));
+        self.b
+            .schedule_fault(SimTime::ZERO + at, FaultAction::Crash(node));
+        self.b
+            .schedule_fault(SimTime::ZERO + back, FaultAction::Restart(node));
     }
 
     /// Runs until `end`, measuring after `warmup`, with report windows of `window` if given.
-    pub(crate) fn run(self, warmup: SimDuration, end: SimDuration, window: Option<SimDuration>) -> RunReport {
+    pub(crate) fn run(
+        self,
+        warmup: SimDuration,
+        end: SimDuration,
+        window: Option<SimDuration>,
+    ) -> RunReport {
         let mut sim = self.b.build().expect("valid simulation");
         sim.metrics().set_warmup(SimTime::ZERO + warmup);
         sim.metrics().set_interval(window);
@@ -60,7 +67,8 @@ pub(crate) fn ms(n: u64) -> SimDuration {
 }
 
 pub(crate) fn series(r: &MetricsReport, comp: ComponentId, name: &str) -> SeriesId {
-    r.find(Some(comp), name).unwrap_or_else(|| panic!("no series {name} for {comp:?}"))
+    r.find(Some(comp), name)
+        .unwrap_or_else(|| panic!("no series {name} for {comp:?}"))
 }
 
 pub(crate) fn counter(r: &RunReport, comp: ComponentId, name: &str) -> u64 {
@@ -73,15 +81,24 @@ pub(crate) fn gauge_avg(r: &RunReport, comp: ComponentId, name: &str) -> f64 {
 
 /// Mean of a histogram series, in its unit (ns for latencies).
 pub(crate) fn hist_mean(r: &RunReport, comp: ComponentId, name: &str) -> f64 {
-    r.metrics.histogram(series(&r.metrics, comp, name)).expect("histogram").mean()
+    r.metrics
+        .histogram(series(&r.metrics, comp, name))
+        .expect("histogram")
+        .mean()
 }
 
 pub(crate) fn hist_len(r: &RunReport, comp: ComponentId, name: &str) -> u64 {
-    r.metrics.histogram(series(&r.metrics, comp, name)).expect("histogram").len()
+    r.metrics
+        .histogram(series(&r.metrics, comp, name))
+        .expect("histogram")
+        .len()
 }
 
 pub(crate) fn hist_quantile(r: &RunReport, comp: ComponentId, name: &str, q: f64) -> f64 {
-    r.metrics.histogram(series(&r.metrics, comp, name)).expect("histogram").value_at_quantile(q) as f64
+    r.metrics
+        .histogram(series(&r.metrics, comp, name))
+        .expect("histogram")
+        .value_at_quantile(q) as f64
 }
 
 /// The measured duration in seconds.
@@ -133,11 +150,21 @@ pub(crate) fn counter_batches(r: &RunReport, comp: ComponentId, name: &str) -> V
 }
 
 /// Per-window `(count, mean, p50, p99)` of a histogram (2 significant digits per window).
-pub(crate) fn hist_batches(r: &RunReport, comp: ComponentId, name: &str) -> Vec<(u64, f64, f64, f64)> {
+pub(crate) fn hist_batches(
+    r: &RunReport,
+    comp: ComponentId,
+    name: &str,
+) -> Vec<(u64, f64, f64, f64)> {
     windows(r, comp, name)
         .into_iter()
         .map(|(_, v)| match v {
-            WindowValue::Histogram { count, mean, p50, p99, .. } => (count, mean, p50 as f64, p99 as f64),
+            WindowValue::Histogram {
+                count,
+                mean,
+                p50,
+                p99,
+                ..
+            } => (count, mean, p50 as f64, p99 as f64),
             other => panic!("{name} is not a histogram: {other:?}"),
         })
         .collect()

@@ -30,10 +30,18 @@ const WARMUP: u64 = 20;
 const WINDOW: SimDuration = SimDuration::from_secs(10);
 
 /// One open-loop Poisson client → one service with `service`; returns (report, client, service).
-fn run_station(seed: u64, lambda: f64, service: ServiceConfig, measured_s: u64) -> (RunReport, ComponentId, ComponentId) {
+fn run_station(
+    seed: u64,
+    lambda: f64,
+    service: ServiceConfig,
+    measured_s: u64,
+) -> (RunReport, ComponentId, ComponentId) {
     let mut w = World::new(seed);
     let svc_id = ComponentId(1);
-    let client = w.add("client", ComponentConfig::OpenLoopClient(OpenLoopConfig::new(svc_id, lambda)));
+    let client = w.add(
+        "client",
+        ComponentConfig::OpenLoopClient(OpenLoopConfig::new(svc_id, lambda)),
+    );
     let svc = w.add("svc", ComponentConfig::Service(service));
     assert_eq!(svc, svc_id);
     let r = w.run(secs(WARMUP), secs(WARMUP + measured_s), Some(WINDOW));
@@ -43,9 +51,18 @@ fn run_station(seed: u64, lambda: f64, service: ServiceConfig, measured_s: u64) 
 /// Asserts `|sim − want| ≤ 4 se + quant·|want|` and `se ≤ max_rel_se·|want|`.
 fn check(what: &str, sim: f64, want: f64, se: f64, quant: f64, max_rel_se: f64) {
     let tol = 4.0 * se + quant * want.abs();
-    eprintln!("{what}: sim {sim:.6} analytic {want:.6} (se {se:.2e}, tol {tol:.2e}, dev {:.2} se)", (sim - want) / se);
-    assert!(se <= max_rel_se * want.abs(), "{what}: SE {se:.3e} too large for a meaningful check (> {max_rel_se} × {want})");
-    assert!((sim - want).abs() <= tol, "{what}: simulated {sim} vs analytic {want}, tolerance {tol} (4 SE + quantisation)");
+    eprintln!(
+        "{what}: sim {sim:.6} analytic {want:.6} (se {se:.2e}, tol {tol:.2e}, dev {:.2} se)",
+        (sim - want) / se
+    );
+    assert!(
+        se <= max_rel_se * want.abs(),
+        "{what}: SE {se:.3e} too large for a meaningful check (> {max_rel_se} × {want})"
+    );
+    assert!(
+        (sim - want).abs() <= tol,
+        "{what}: simulated {sim} vs analytic {want}, tolerance {tol} (4 SE + quantisation)"
+    );
 }
 
 /// The usual per-station checks: mean response, time-average number in system, P(wait), and
@@ -53,27 +70,66 @@ fn check(what: &str, sim: f64, want: f64, se: f64, quant: f64, max_rel_se: f64) 
 fn check_station(label: &str, r: &RunReport, svc: ComponentId, a: &QueueMetrics, max_rel_se: f64) {
     let lat = hist_batches(r, svc, "latency_ns");
     let (_, se_w) = mean_se(&lat.iter().map(|b| b.1 / 1e9).collect::<Vec<_>>());
-    check(&format!("{label} W"), hist_mean(r, svc, "latency_ns") / 1e9, a.mean_response, se_w, 1e-3, max_rel_se);
+    check(
+        &format!("{label} W"),
+        hist_mean(r, svc, "latency_ns") / 1e9,
+        a.mean_response,
+        se_w,
+        1e-3,
+        max_rel_se,
+    );
 
     let (_, se_l) = mean_se(&gauge_batches(r, svc, "in_system"));
-    check(&format!("{label} L"), gauge_avg(r, svc, "in_system"), a.mean_in_system, se_l, 0.0, max_rel_se);
+    check(
+        &format!("{label} L"),
+        gauge_avg(r, svc, "in_system"),
+        a.mean_in_system,
+        se_l,
+        0.0,
+        max_rel_se,
+    );
 
     // P(wait > 0), counted exactly: `waited` and `wait_ns` are both recorded at service start.
     let waited = counter_batches(r, svc, "waited");
     let started = hist_batches(r, svc, "wait_ns");
-    let ratios: Vec<f64> = waited.iter().zip(&started).map(|(w, s)| *w as f64 / s.0 as f64).collect();
+    let ratios: Vec<f64> = waited
+        .iter()
+        .zip(&started)
+        .map(|(w, s)| *w as f64 / s.0 as f64)
+        .collect();
     let (_, se_p) = mean_se(&ratios);
     let p = counter(r, svc, "waited") as f64 / hist_len(r, svc, "wait_ns") as f64;
-    check(&format!("{label} P(wait)"), p, a.p_wait, se_p, 0.0, max_rel_se);
+    check(
+        &format!("{label} P(wait)"),
+        p,
+        a.p_wait,
+        se_p,
+        0.0,
+        max_rel_se,
+    );
 
     let (_, se_wq) = mean_se(&started.iter().map(|b| b.1 / 1e9).collect::<Vec<_>>());
-    check(&format!("{label} Wq"), hist_mean(r, svc, "wait_ns") / 1e9, a.mean_wait, se_wq, 1e-3, 2.0 * max_rel_se);
+    check(
+        &format!("{label} Wq"),
+        hist_mean(r, svc, "wait_ns") / 1e9,
+        a.mean_wait,
+        se_wq,
+        1e-3,
+        2.0 * max_rel_se,
+    );
 
     // Sanity: the time-average number busy is the utilisation times the servers.
     let busy = gauge_avg(r, svc, "busy");
     let (_, se_b) = mean_se(&gauge_batches(r, svc, "busy"));
     let servers = gauge_avg(r, svc, "servers");
-    check(&format!("{label} busy"), busy, a.rho * servers, se_b, 0.0, max_rel_se);
+    check(
+        &format!("{label} busy"),
+        busy,
+        a.rho * servers,
+        se_b,
+        0.0,
+        max_rel_se,
+    );
 }
 
 fn mm1_case(rho: f64, seed: u64, measured_s: u64, max_rel_se: f64) {
@@ -88,18 +144,31 @@ fn mm1_case(rho: f64, seed: u64, measured_s: u64, max_rel_se: f64) {
     let (_, se_l) = mean_se(&gauge_batches(&r, svc, "in_system"));
     let whitt = (2.0 * rho * (1.0 + rho) / ((1.0 - rho).powi(4) * MU * measured_secs(&r))).sqrt();
     eprintln!("{label}: batch SE of L {se_l:.4}, Whitt {whitt:.4}");
-    assert!(se_l > whitt / 2.0 && se_l < whitt * 2.0, "{label}: batch SE {se_l} vs Whitt {whitt}");
+    assert!(
+        se_l > whitt / 2.0 && se_l < whitt * 2.0,
+        "{label}: batch SE {se_l} vs Whitt {whitt}"
+    );
 
     // Response-time quantiles: W ~ Exp(μ − λ).
     let lat = hist_batches(&r, svc, "latency_ns");
     for (q, pick) in [(0.5, 2usize), (0.99, 3)] {
-        let xs: Vec<f64> = lat.iter().map(|b| if pick == 2 { b.2 } else { b.3 } / 1e9).collect();
+        let xs: Vec<f64> = lat
+            .iter()
+            .map(|b| if pick == 2 { b.2 } else { b.3 } / 1e9)
+            .collect();
         let (_, se) = mean_se(&xs);
         let want = queueing::mm1_response_quantile(lambda, MU, q).unwrap();
         let sim = hist_quantile(&r, svc, "latency_ns", q) / 1e9;
         // Quantisation: the total histogram has 3 significant digits (0.1 %), and the batch
         // quantiles 2 (their rounding only adds to the SE, which makes it conservative).
-        check(&format!("{label} p{}", q * 100.0), sim, want, se, 1e-3, 2.0 * max_rel_se);
+        check(
+            &format!("{label} p{}", q * 100.0),
+            sim,
+            want,
+            se,
+            1e-3,
+            2.0 * max_rel_se,
+        );
     }
 }
 
@@ -153,18 +222,41 @@ fn md1_matches_pollaczek_khinchine() {
 fn littles_law_holds_on_a_call_graph() {
     let mut w = World::new(41);
     let (front, back, cache) = (ComponentId(1), ComponentId(2), ComponentId(3));
-    let client = w.add("client", ComponentConfig::OpenLoopClient(OpenLoopConfig::new(front, 1200.0)));
+    let client = w.add(
+        "client",
+        ComponentConfig::OpenLoopClient(OpenLoopConfig::new(front, 1200.0)),
+    );
     let mut fe = ServiceConfig::new(Dist::exponential(1e6).unwrap());
     fe.workers = 2;
     fe.calls = vec![
-        Call { target: back, probability: 1.0, op: None },
-        Call { target: cache, probability: 0.5, op: None },
+        Call {
+            target: back,
+            probability: 1.0,
+            op: None,
+        },
+        Call {
+            target: cache,
+            probability: 0.5,
+            op: None,
+        },
     ];
     fe.call_mode = CallMode::Parallel;
     fe.hold_worker_during_calls = false;
     assert_eq!(w.add("front", ComponentConfig::Service(fe)), front);
-    assert_eq!(w.add("back", ComponentConfig::Service(ServiceConfig::new(Dist::exponential(0.5e6).unwrap()))), back);
-    assert_eq!(w.add("cache", ComponentConfig::Service(ServiceConfig::new(Dist::exponential(0.2e6).unwrap()))), cache);
+    assert_eq!(
+        w.add(
+            "back",
+            ComponentConfig::Service(ServiceConfig::new(Dist::exponential(0.5e6).unwrap()))
+        ),
+        back
+    );
+    assert_eq!(
+        w.add(
+            "cache",
+            ComponentConfig::Service(ServiceConfig::new(Dist::exponential(0.2e6).unwrap()))
+        ),
+        cache
+    );
     let r = w.run(secs(5), secs(105), None);
     let t = measured_secs(&r);
     for svc in [front, back, cache] {
@@ -172,8 +264,14 @@ fn littles_law_holds_on_a_call_graph() {
         let w_s = hist_mean(&r, svc, "latency_ns") / 1e9;
         let l = gauge_avg(&r, svc, "in_system");
         let little = queueing::little_l(throughput, w_s);
-        eprintln!("{svc:?}: L {l:.5} λW {little:.5} (λ {throughput:.1}/s, W {:.4} ms)", w_s * 1e3);
-        assert!((l - little).abs() <= 0.01 * little, "{svc:?}: L = {l} but λW = {little}");
+        eprintln!(
+            "{svc:?}: L {l:.5} λW {little:.5} (λ {throughput:.1}/s, W {:.4} ms)",
+            w_s * 1e3
+        );
+        assert!(
+            (l - little).abs() <= 0.01 * little,
+            "{svc:?}: L = {l} but λW = {little}"
+        );
         assert_eq!(counter(&r, svc, "errors"), 0);
     }
     // The cache sees about half the front end's traffic.
@@ -185,6 +283,8 @@ fn littles_law_holds_on_a_call_graph() {
     let x = counter(&r, client, "ok") as f64 / t;
     let l = gauge_avg(&r, client, "in_flight");
     let little = x * hist_mean(&r, client, "latency_ns") / 1e9;
-    assert!((l - little).abs() <= 0.01 * little, "client: L = {l} but λW = {little}");
+    assert!(
+        (l - little).abs() <= 0.01 * little,
+        "client: L = {l} but λW = {little}"
+    );
 }
-
