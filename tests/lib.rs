@@ -42,18 +42,26 @@ pub fn ron_files(dir: &Path) -> Vec<PathBuf> {
 /// The catalogue: every `scenarios/*.ron`, sorted. Never empty.
 pub fn catalogue() -> Vec<PathBuf> {
     let files = ron_files(&scenarios_dir());
-    assert!(!files.is_empty(), "no scenarios/*.ron found in {}", scenarios_dir().display());
+    assert!(
+        !files.is_empty(),
+        "no scenarios/*.ron found in {}",
+        scenarios_dir().display()
+    );
     files
 }
 
 /// A file under `tests/fixtures/`, e.g. `fixture("bad/cycle.ron")`.
 pub fn fixture(relative: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(relative)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(relative)
 }
 
 /// The file name of `path` as text (for messages).
 pub fn file_name(path: &Path) -> String {
-    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// A temporary folder with a unique name under [`std::env::temp_dir`], removed on drop
@@ -103,15 +111,22 @@ impl Drop for TempDir {
 /// Overrides that shorten any catalogue scenario: 6 s runs with a 1 s warm-up, a 1 s report
 /// interval and one replication. Five measured seconds keep every catalogue service above
 /// 1000 completions while the whole catalogue runs in a few seconds.
-pub const SHORT: &[&str] =
-    &["duration=6s", "warmup=1s", "report_interval=1s", "sweep.replications=1"];
+pub const SHORT: &[&str] = &[
+    "duration=6s",
+    "warmup=1s",
+    "report_interval=1s",
+    "sweep.replications=1",
+];
 
 /// Parses `path=value` texts into overrides.
 ///
 /// # Panics
 /// On a text without `=`.
 pub fn overrides(texts: &[&str]) -> Vec<Override> {
-    texts.iter().map(|t| t.parse().unwrap_or_else(|e| panic!("override `{t}`: {e}"))).collect()
+    texts
+        .iter()
+        .map(|t| t.parse().unwrap_or_else(|e| panic!("override `{t}`: {e}")))
+        .collect()
 }
 
 /// Loads a scenario file with the loader and applies `sets` (in order), without validating.
@@ -120,7 +135,10 @@ pub fn load_with(path: &Path, sets: &[&str]) -> Result<Scenario, ScenarioError> 
     apply_overrides(&raw, &overrides(sets)).map_err(|e| {
         ScenarioError::semantic(
             path,
-            vec![clustersim_scenarios::Diagnostic::new("--set", e.to_string())],
+            vec![clustersim_scenarios::Diagnostic::new(
+                "--set",
+                e.to_string(),
+            )],
         )
     })
 }

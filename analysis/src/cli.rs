@@ -170,7 +170,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             print!("{}", load::to_pretty_ron(&plan.base));
             println!();
             let spec = &plan.points[0].spec;
-            println!("// topology: {} regions, {} nodes, {} components", spec.regions.len(), spec.nodes.len(), spec.components.len());
+            println!("// topology: {} region(s), {} node(s), {} component(s)", spec.regions.len(), spec.nodes.len(), spec.components.len());
             for (i, c) in spec.components.iter().enumerate() {
                 let node = &spec.nodes[c.node.index()];
                 let targets: Vec<&str> =
@@ -185,7 +185,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 );
             }
             println!(
-                "// sweep: {} points x {} replications = {} runs",
+                "// sweep: {} point(s) x {} replication(s) = {} run(s)",
                 plan.points.len(),
                 plan.replications,
                 plan.points.len() * plan.replications as usize

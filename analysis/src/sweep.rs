@@ -107,7 +107,10 @@ pub fn plan(base: Scenario, file: &Path, replications: Option<u32>, seed: Option
     };
     let sem = |d: Diagnostic| ScenarioError::semantic(file, vec![d]);
     let points = design::enumerate(&design).map_err(|e| sem(Diagnostic::new("sweep", e.to_string())))?;
-    let replications = replications.unwrap_or(sweep.replications).max(1);
+    let replications = replications.unwrap_or(sweep.replications);
+    if replications == 0 {
+        return Err(sem(Diagnostic::new("--replications", "replications must be at least 1")));
+    }
     design::total_runs(points.len(), replications as usize).map_err(|e| sem(Diagnostic::new("sweep", e.to_string())))?;
     let param_paths: Vec<String> = points.first().map(|p| p.assignments.iter().map(|(k, _)| k.clone()).collect()).unwrap_or_default();
     let mut base = base;

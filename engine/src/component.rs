@@ -39,7 +39,7 @@ pub trait Component<P: Protocol>: Send {
         let _ = (cx, timer);
     }
     /// A stream message could not be delivered (partition outlasted the failure timeout,
-    /// destination down, too many retransmissions). The message is handed back so the model
+    /// destination down or crashed, too many retransmissions, no route). The message is handed back so the model
     /// can fail the request it belonged to. Datagram losses are silent, as with UDP.
     fn on_send_failed(
         &mut self,

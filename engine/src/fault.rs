@@ -16,6 +16,9 @@ pub enum FaultAction {
     /// A crashed node comes back; its components get `on_restart` (the recovery hook).
     Restart(NodeId),
     /// A GC-like stop: the node processes nothing for `duration`; events wait, nothing is lost.
+    /// Messages, timers and send failures that fall due meanwhile are handled when the pause
+    /// ends, in the order they fell due (so a pause never reorders a stream). A new pause
+    /// extends a running one; a crash ends it and drops what waited; a down node ignores it.
     Pause {
         /// The node.
         node: NodeId,

@@ -364,7 +364,9 @@ impl Recorder {
         let Some(interval) = self.interval else {
             return;
         };
-        while self.next_roll <= now {
+        // A window ending at `SimTime::MAX` never rolls (the next one could not end later);
+        // `finish` closes it.
+        while self.next_roll <= now && self.next_roll != SimTime::MAX {
             let (start, end) = (self.window_start, self.next_roll);
             self.close_window(start, end);
             self.window_start = end;

@@ -14,7 +14,9 @@
 //! loss, capped at `rto_max`); a message delivered late holds back every later message on the same
 //! connection (head-of-line blocking). Across a partition a stream keeps retrying with backoff and
 //! fails after `failure_timeout`, telling the sender instead of hanging forever; the same happens
-//! after `max_retransmits` consecutive losses.
+//! after `max_retransmits` consecutive losses, when there is no route, and when the destination
+//! is down or crashes while the message is in flight or waiting (a crash of either end resets
+//! its connections).
 //!
 //! **Randomness.** Each source node owns a network stream (`"network/<node>"`), so adding a node
 //! elsewhere never changes the draws of existing traffic.

@@ -1,28 +1,42 @@
-//! The event queue: a 4-ary min-heap of packed 128-bit keys over a slab of payloads.
+//! The event queue: a calendar of time buckets feeding a small sorted run, over a slab of
+//! payloads.
 //!
 //! **Order.** Entries pop in increasing `(at, seq)`: time first, then the sequence number the
 //! queue assigned when the entry was pushed. `seq` increases by one per push, so entries with
-//! equal times pop in FIFO (push) order. The payload never takes part in the comparison.
+//! equal times pop in FIFO (push) order. The payload never takes part in the comparison. Any
+//! interleaving of pushes and pops is allowed, including a push earlier than the last pop.
 //!
-//! **Why this shape.** A pop costs a sift-down whose work is dominated by cache misses on the
-//! heap array and by mispredicted comparisons. Keys are packed into one `u128` (`at` in the high
-//! 64 bits, then 40 bits of `seq`, then 24 bits of slab slot), so the four children of a node
-//! fill exactly one 64-byte cache line: the heap is stored as cache-line-aligned groups of four
-//! with the root in the last lane of group 0, which puts the children of every node in one
-//! aligned group (one line per level of a sift-down instead of two). A 4-ary heap has half the
-//! depth of a binary one, and the smallest of four children is chosen with selects rather than
-//! branches (the comparisons are unpredictable). Lanes past the end hold `u128::MAX` so every
-//! group can be read whole. Payloads stay put in a slab (LIFO free list, so it stays dense) and
-//! are moved exactly twice: in at push and out at pop.
+//! **Shape.** Every entry is one packed `u128` key (`at` in the high 64 bits, then 40 bits of
+//! `seq`, then 24 bits of slab slot); payloads stay put in a slab (LIFO free list, so it stays
+//! dense) and are moved exactly twice: in at push and out at pop. Keys live in one of three
+//! places, by the *bucket number* `at >> shift` of their time (buckets are `2^shift` ns wide):
 //!
-//! **Pop-then-push fusion.** A discrete-event loop nearly always pushes right after it pops.
-//! [`EventQueue::pop`] therefore leaves the root as a *hole*; the next [`EventQueue::push`] drops
-//! its key into the hole and sifts down once, instead of the sift-down of a pop plus the sift-up
-//! of a push. The hole is filled from the last leaf lazily if something else comes first. This
-//! changes no order: the heap invariant holds for every observable operation.
+//! - **near**: the buckets already opened (numbers below `cur`), as a vector sorted in
+//!   descending order, so a pop is `Vec::pop` and the next entries are known in advance;
+//! - **ring**: the next `ring.len()` buckets (numbers `cur ..= cur + ring.len() - 1`), each an
+//!   unsorted list of keys; a push there is an append;
+//! - **overflow**: one unsorted list for everything later.
 //!
-//! **Memory.** About 16 bytes of key plus one `Option<T>` per pending entry, by capacity; the
-//! buffers never shrink, so [`EventQueue::memory_bytes`] never decreases and is its own peak.
+//! When near runs dry, the first non-empty ring bucket is opened: its keys are sorted into near.
+//! Before a bucket is opened, overflow keys that reached the ring's window move into it. When the
+//! ring is empty, or its buckets turn out far too full or too sparse, the bucket width and ring
+//! size are re-chosen from the pending keys (a sample's first-quartile spacing, aiming at
+//! [`TARGET_BUCKET`] keys per bucket) and everything is re-bucketed; that is `O(n)` and
+//! rate-limited to once per `len / 2` pops, so it is amortised `O(1)`.
+//!
+//! **Why this shape.** A binary or 4-ary heap pays `log n` unpredictable comparisons and, on big
+//! queues, a cache miss per level on every pop. Discrete-event workloads push mostly into the
+//! near future at a steady density, which a calendar turns into an append (push), a sort of a
+//! few dozen keys per bucket, and a `Vec::pop` (pop) — a few dozen instructions per event and
+//! about one cache miss. Because near is sorted, [`EventQueue::upcoming`] can name the next
+//! payload and `pop` prefetches the slab slot of the one after, so the event loop can start
+//! loading what the next event touches while it handles this one. Badly shaped inputs (all
+//! entries at one instant, extreme spreads) degrade to sorting, never to wrong order.
+//!
+//! **Memory.** Per pending entry: one slab slot, about 18 bytes of key storage (keys sit in
+//! 128-byte chunks of seven with a link), and a small share of the ring's list heads. Buffers
+//! grow by a quarter at a time and never shrink, so [`EventQueue::memory_bytes`] never
+//! decreases and is its own peak.
 //!
 //! **Limits.** At most 2^24 (16,777,216) pending entries and 2^40 pushes per queue; a push
 //! beyond either returns [`QueueFull`] so the kernel can stop the run with a clear reason.
@@ -37,70 +51,132 @@ pub const MAX_PENDING: usize = 1 << SLOT_BITS;
 pub const MAX_PUSHES: u64 = 1 << SEQ_BITS;
 const SLOT_MASK: u128 = (1 << SLOT_BITS) - 1;
 
-/// Flat position of the root: the last lane of group 0. Node `p`'s children are group `p - 2`
-/// (flat `4p - 8 ..= 4p - 5`); node `c`'s parent is `c / 4 + 2`.
-const ROOT: usize = 3;
-/// The key of an empty lane; compares above every real key (ties never pick it, see `min4`).
-const EMPTY: u128 = u128::MAX;
+/// Keys per chunk: seven keys and a link fill two cache lines.
+const CHUNK_KEYS: usize = 7;
+/// The null chunk index.
+const NIL: u32 = u32::MAX;
+/// Keys per bucket the bucket width aims at: enough to amortise opening a bucket, few enough
+/// that sorting one is cheap.
+const TARGET_BUCKET: usize = 32;
+/// Ring sizes (buckets), powers of two.
+const MIN_RING: usize = 64;
+const MAX_RING: usize = 1 << 20;
+/// A bucket holding more than this many keys, or this many empty buckets skipped to reach the
+/// next key, means the width no longer fits the load: re-bucket (rate-limited).
+const MISFIT: usize = 8 * TARGET_BUCKET;
+/// Keys sampled to choose the bucket width.
+const SAMPLE: usize = 256;
 
-/// Four sibling keys on one cache line.
+/// Seven keys and the index of the next chunk of the same list.
 #[derive(Clone, Copy, Debug)]
 #[repr(C, align(64))]
-struct Group([u128; 4]);
-
-const EMPTY_GROUP: Group = Group([EMPTY; 4]);
-
-/// A push was refused because a documented queue limit was reached.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct QueueFull;
-
-/// A min-queue of payloads ordered by `(time, push sequence)`.
-#[derive(Debug)]
-pub struct EventQueue<T> {
-    /// The heap in groups of four; flat position `p` is `groups[p / 4].0[p % 4]`. Heap entries
-    /// occupy flat `ROOT..ROOT + heap_len`; every other lane is `EMPTY`.
-    groups: Vec<Group>,
-    /// Entries in the heap array, including a hole at the root.
-    heap_len: usize,
-    slab: Vec<Option<T>>,
-    free: Vec<u32>,
-    next_seq: u64,
-    /// The root key's payload was taken by `pop`; the root lane is stale.
-    hole: bool,
+struct Chunk {
+    keys: [u128; CHUNK_KEYS],
+    next: u32,
 }
 
-impl<T> Default for EventQueue<T> {
-    fn default() -> Self {
-        EventQueue {
-            groups: Vec::new(),
-            heap_len: 0,
-            slab: Vec::new(),
-            free: Vec::new(),
-            next_seq: 0,
-            hole: false,
+/// An unsorted list of keys in chunks; every chunk but the last is full.
+#[derive(Clone, Copy, Debug)]
+struct List {
+    head: u32,
+    tail: u32,
+    len: u32,
+}
+
+impl List {
+    const EMPTY: List = List {
+        head: NIL,
+        tail: NIL,
+        len: 0,
+    };
+}
+
+/// Chunk storage shared by all lists, with a free list threaded through `next`.
+#[derive(Debug, Default)]
+struct Pool {
+    chunks: Vec<Chunk>,
+    free: u32,
+}
+
+impl Pool {
+    fn with_capacity(chunks: usize) -> Pool {
+        Pool {
+            chunks: Vec::with_capacity(chunks),
+            free: NIL,
+        }
+    }
+
+    #[inline]
+    fn alloc(&mut self) -> u32 {
+        if self.free != NIL {
+            let c = self.free;
+            self.free = self.chunks[c as usize].next;
+            return c;
+        }
+        grow_by_quarter(&mut self.chunks);
+        self.chunks.push(Chunk {
+            keys: [0; CHUNK_KEYS],
+            next: NIL,
+        });
+        (self.chunks.len() - 1) as u32
+    }
+
+    #[inline]
+    fn release(&mut self, c: u32) {
+        self.chunks[c as usize].next = self.free;
+        self.free = c;
+    }
+
+    #[inline]
+    fn append(&mut self, list: &mut List, key: u128) {
+        let pos = list.len as usize % CHUNK_KEYS;
+        if pos == 0 {
+            let c = self.alloc();
+            self.chunks[c as usize].next = NIL;
+            if list.tail == NIL {
+                list.head = c;
+            } else {
+                self.chunks[list.tail as usize].next = c;
+            }
+            list.tail = c;
+        }
+        self.chunks[list.tail as usize].keys[pos] = key;
+        list.len += 1;
+    }
+
+    /// Appends every key of `list` to `out` and frees its chunks.
+    fn drain_into(&mut self, list: List, out: &mut Vec<u128>) {
+        let (mut c, mut left) = (list.head, list.len as usize);
+        while left > 0 {
+            let chunk = &self.chunks[c as usize];
+            let n = left.min(CHUNK_KEYS);
+            out.extend_from_slice(&chunk.keys[..n]);
+            let next = chunk.next;
+            if next != NIL {
+                prefetch(&self.chunks[next as usize]);
+            }
+            self.release(c);
+            left -= n;
+            c = next;
         }
     }
 }
 
-/// One popped entry.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Popped<T> {
-    /// When it was scheduled for.
-    pub at: SimTime,
-    /// Its push sequence number (unique, increasing).
-    pub seq: u64,
-    /// The payload.
-    pub payload: T,
+/// Makes room for one more element, growing by a quarter (not doubling) so that capacity stays
+/// within 25 % of the peak need. Still amortised `O(1)` per push.
+#[inline]
+fn grow_by_quarter<E>(v: &mut Vec<E>) {
+    if v.len() == v.capacity() {
+        v.reserve_exact((v.len() / 4).max(64));
+    }
 }
 
-/// The position (0..4) and value of the smallest of four keys; on ties the lower position wins,
-/// so an `EMPTY` lane (always after the real ones) is never chosen over a real key. Written as
-/// selects so the compiler emits conditional moves, not unpredictable branches.
-#[inline(always)]
-fn min4(g: &[u128; 4]) -> (usize, u128) {
-    let (i01, k01) = if g[1] < g[0] { (1, g[1]) } else { (0, g[0]) };
-    let (i23, k23) = if g[3] < g[2] { (3, g[3]) } else { (2, g[2]) };
-    if k23 < k01 { (i23, k23) } else { (i01, k01) }
+/// The ring size for `n` pending keys: twice the buckets they fill at the target density, so
+/// the window also covers most of a spread-out tail.
+fn ring_size(n: usize) -> usize {
+    (2 * n / TARGET_BUCKET)
+        .next_power_of_two()
+        .clamp(MIN_RING, MAX_RING)
 }
 
 /// Asks the CPU to start loading the cache lines holding `value`: a pure hint, no effect on
@@ -127,29 +203,103 @@ pub fn prefetch<T: ?Sized>(value: &T) {
     let _ = value;
 }
 
+/// A push was refused because a documented queue limit was reached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueueFull;
+
+/// A min-queue of payloads ordered by `(time, push sequence)`.
+#[derive(Debug)]
+pub struct EventQueue<T> {
+    slab: Vec<Option<T>>,
+    free: Vec<u32>,
+    next_seq: u64,
+    /// Pending entries (near + ring + overflow).
+    len: usize,
+    /// Keys of opened buckets (numbers below `cur`), sorted descending: the next pop is last.
+    near: Vec<u128>,
+    /// Bucket width is `2^shift` ns; `shift >= 1`, so bucket numbers and `cur` fit in 63 bits.
+    shift: u32,
+    /// The first bucket number not yet opened.
+    cur: u64,
+    /// Buckets `cur .. cur + ring.len()`, bucket `j` at `ring[j % ring.len()]`; the length is 0
+    /// (no ring yet) or a power of two.
+    ring: Vec<List>,
+    /// Keys in the ring.
+    ring_len: usize,
+    /// Keys whose bucket was past the ring's window when they were placed.
+    overflow: List,
+    /// The smallest key in `overflow` (`u128::MAX` when empty).
+    overflow_min: u128,
+    pool: Pool,
+    /// Pops since the bucket width was last chosen (rate-limits re-bucketing).
+    pops_since_rebuild: usize,
+}
+
+impl<T> Default for EventQueue<T> {
+    fn default() -> Self {
+        EventQueue::with_capacity(0)
+    }
+}
+
+/// One popped entry.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Popped<T> {
+    /// When it was scheduled for.
+    pub at: SimTime,
+    /// Its push sequence number (unique, increasing).
+    pub seq: u64,
+    /// The payload.
+    pub payload: T,
+}
+
+#[inline(always)]
+fn key_time(key: u128) -> u64 {
+    (key >> 64) as u64
+}
+
+#[inline(always)]
+fn key_slot(key: u128) -> usize {
+    (key & SLOT_MASK) as usize
+}
+
 impl<T> EventQueue<T> {
     /// An empty queue with room for `capacity` pending entries before reallocating.
     pub fn with_capacity(capacity: usize) -> Self {
         EventQueue {
-            groups: Vec::with_capacity((capacity + ROOT).div_ceil(4)),
             slab: Vec::with_capacity(capacity),
             // The free list only fills when pops outrun pushes; a discrete-event loop mostly
             // alternates them, so a small reservation covers the common case.
             free: Vec::with_capacity(capacity.min(64)),
-            ..Default::default()
+            next_seq: 0,
+            len: 0,
+            // One bucket's worth, and the ring a queue this size gets (see `rebuild`).
+            near: Vec::with_capacity(capacity.min(2 * TARGET_BUCKET)),
+            shift: 1,
+            cur: 0,
+            ring: Vec::with_capacity(if capacity == 0 {
+                0
+            } else {
+                ring_size(capacity)
+            }),
+            ring_len: 0,
+            overflow: List::EMPTY,
+            overflow_min: u128::MAX,
+            // A chunk per seven keys, plus a part-filled last chunk per non-empty bucket.
+            pool: Pool::with_capacity((capacity * 4).div_ceil(3 * CHUNK_KEYS)),
+            pops_since_rebuild: 0,
         }
     }
 
     /// Number of pending entries.
     #[inline]
     pub fn len(&self) -> usize {
-        self.heap_len - usize::from(self.hole)
+        self.len
     }
 
     /// Whether nothing is pending.
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.len == 0
     }
 
     /// Total pushes so far (the next sequence number).
@@ -157,22 +307,14 @@ impl<T> EventQueue<T> {
         self.next_seq
     }
 
-    /// Bytes held by the queue's buffers (heap keys, payload slab, free list), by capacity.
-    /// Buffers never shrink, so this never decreases over a queue's life.
+    /// Bytes held by the queue's buffers (payload slab, free lists, key chunks, bucket heads,
+    /// the sorted run), by capacity. Buffers never shrink, so this never decreases.
     pub fn memory_bytes(&self) -> usize {
-        self.groups.capacity() * size_of::<Group>()
-            + self.slab.capacity() * size_of::<Option<T>>()
+        self.slab.capacity() * size_of::<Option<T>>()
             + self.free.capacity() * size_of::<u32>()
-    }
-
-    #[inline(always)]
-    fn key(&self, p: usize) -> u128 {
-        self.groups[p / 4].0[p % 4]
-    }
-
-    #[inline(always)]
-    fn set(&mut self, p: usize, key: u128) {
-        self.groups[p / 4].0[p % 4] = key;
+            + self.near.capacity() * size_of::<u128>()
+            + self.ring.capacity() * size_of::<List>()
+            + self.pool.chunks.capacity() * size_of::<Chunk>()
     }
 
     /// Schedules `payload` at `at`; returns its sequence number.
@@ -191,154 +333,216 @@ impl<T> EventQueue<T> {
                 if self.slab.len() >= MAX_PENDING {
                     return Err(QueueFull);
                 }
+                grow_by_quarter(&mut self.slab);
                 self.slab.push(Some(payload));
                 (self.slab.len() - 1) as u32
             }
         };
         self.next_seq = seq + 1;
-        let key =
-            (u128::from(at.as_nanos()) << 64) | (u128::from(seq) << SLOT_BITS) | u128::from(slot);
-        if self.hole {
-            self.hole = false;
-            self.sift_down(ROOT, key);
-        } else {
-            let pos = ROOT + self.heap_len;
-            if pos / 4 >= self.groups.len() {
-                self.groups.push(EMPTY_GROUP);
-            }
-            self.heap_len += 1;
-            self.sift_up(pos, key);
-        }
+        self.len += 1;
+        self.place(
+            (u128::from(at.as_nanos()) << 64) | (u128::from(seq) << SLOT_BITS) | u128::from(slot),
+        );
         Ok(seq)
+    }
+
+    /// Files `key` under near, its ring bucket or overflow.
+    #[inline]
+    fn place(&mut self, key: u128) {
+        let bucket = key_time(key) >> self.shift;
+        if bucket < self.cur {
+            // Its bucket is already open (rare: pushes mostly land in the future).
+            let pos = self.near.partition_point(|&k| k > key);
+            self.near.insert(pos, key);
+        } else if bucket - self.cur < self.ring.len() as u64 {
+            let mask = self.ring.len() - 1;
+            let list = &mut self.ring[bucket as usize & mask];
+            self.pool.append(list, key);
+            self.ring_len += 1;
+        } else {
+            self.pool.append(&mut self.overflow, key);
+            self.overflow_min = self.overflow_min.min(key);
+        }
     }
 
     /// The time of the earliest pending entry.
     #[inline]
     pub fn peek_time(&mut self) -> Option<SimTime> {
-        self.fill_hole();
-        if self.heap_len == 0 {
+        if self.near.is_empty() && !self.open_next() {
             return None;
         }
-        Some(SimTime::from_nanos((self.key(ROOT) >> 64) as u64))
+        self.near.last().map(|&k| SimTime::from_nanos(key_time(k)))
     }
 
     /// Removes and returns the earliest entry (smallest `(at, seq)`).
     #[inline]
     pub fn pop(&mut self) -> Option<Popped<T>> {
-        self.fill_hole();
-        if self.heap_len == 0 {
+        if self.near.is_empty() && !self.open_next() {
             return None;
         }
-        let key = self.key(ROOT);
-        let slot = (key & SLOT_MASK) as u32;
-        let payload = self.slab[slot as usize]
-            .take()
-            .expect("queue slot holds a payload");
-        self.free.push(slot);
-        self.hole = true;
-        self.prefetch_second();
+        let key = self.near.pop()?;
+        self.len -= 1;
+        self.pops_since_rebuild += 1;
+        let slot = key_slot(key);
+        let payload = self.slab[slot].take().expect("queue slot holds a payload");
+        self.free.push(slot as u32);
+        // The entry after the next: by the time it pops its payload is in cache, and so it is
+        // when `upcoming` reads it one event earlier.
+        if let Some(&after) = self
+            .near
+            .len()
+            .checked_sub(2)
+            .and_then(|i| self.near.get(i))
+        {
+            prefetch(&self.slab[key_slot(after)]);
+        }
         Some(Popped {
-            at: SimTime::from_nanos((key >> 64) as u64),
+            at: SimTime::from_nanos(key_time(key)),
             seq: ((key >> SLOT_BITS) as u64) & (MAX_PUSHES - 1),
             payload,
         })
     }
 
     /// The payload that will pop next unless something earlier is pushed first, without
-    /// removing it. Meant for prefetching what handling it will touch: right after a
-    /// [`EventQueue::pop`] its slab slot is usually already in cache (`pop` prefetches it).
+    /// removing it; `None` also when the next entry is not yet sorted out. Meant for
+    /// prefetching what handling it will touch (right after a [`EventQueue::pop`] its slab slot
+    /// is usually in cache already: `pop` prefetched it).
     #[inline]
     pub fn upcoming(&self) -> Option<&T> {
-        let key = if self.hole {
-            let (_, key) = min4(&self.groups.get(1)?.0);
-            key
-        } else {
-            self.groups.first()?.0[ROOT]
-        };
-        if key == EMPTY {
-            return None;
-        }
-        self.slab.get((key & SLOT_MASK) as usize)?.as_ref()
+        let &key = self.near.last()?;
+        self.slab.get(key_slot(key))?.as_ref()
     }
 
-    /// With a hole at the root, prefetches the slab slot of the entry that pops *after* the
-    /// next one (the second smallest: in the root's child group or among the children of the
-    /// smallest child), so that [`EventQueue::upcoming`] finds it in cache one event later.
-    #[inline]
-    fn prefetch_second(&self) {
-        let Some(children) = self.groups.get(1) else {
-            return;
-        };
-        let (lane, _) = min4(&children.0);
-        let mut siblings = children.0;
-        siblings[lane] = EMPTY;
-        let (_, mut second) = min4(&siblings);
-        if let Some(grandchildren) = self.groups.get(2 + lane) {
-            second = second.min(min4(&grandchildren.0).1);
-        }
-        if second != EMPTY
-            && let Some(slot) = self.slab.get((second & SLOT_MASK) as usize)
-        {
-            prefetch(slot);
-        }
-    }
-
-    #[inline]
-    fn fill_hole(&mut self) {
-        if self.hole {
-            self.fill_hole_slow();
-        }
-    }
-
-    /// Moves the last entry into the hole at the root (the rare path: most pops are followed
-    /// by a push that fills the hole itself).
+    /// Refills the (empty) near run from the next non-empty bucket. `false` if nothing is
+    /// pending.
+    #[cold]
     #[inline(never)]
-    fn fill_hole_slow(&mut self) {
-        self.hole = false;
-        self.heap_len -= 1;
-        let last_pos = ROOT + self.heap_len;
-        let last = self.key(last_pos);
-        self.set(last_pos, EMPTY);
-        if self.heap_len > 0 {
-            self.sift_down(ROOT, last);
+    fn open_next(&mut self) -> bool {
+        debug_assert!(self.near.is_empty());
+        loop {
+            if self.len == 0 {
+                return false;
+            }
+            if self.ring_len == 0 {
+                self.rebuild();
+                continue;
+            }
+            let mask = self.ring.len() - 1;
+            let mut bucket = self.cur;
+            while self.ring[bucket as usize & mask].len == 0 {
+                bucket += 1;
+            }
+            if self.overflow_min != u128::MAX && key_time(self.overflow_min) >> self.shift <= bucket
+            {
+                // Overflow keys reached the window: file them before opening anything.
+                self.pull_overflow();
+                continue;
+            }
+            let list = self.ring[bucket as usize & mask];
+            let misfit = list.len as usize > MISFIT || (bucket - self.cur) as usize > MISFIT;
+            if misfit && self.pops_since_rebuild >= self.len / 2 {
+                self.rebucket_all();
+                continue;
+            }
+            self.ring[bucket as usize & mask] = List::EMPTY;
+            self.ring_len -= list.len as usize;
+            self.cur = bucket + 1;
+            self.pool.drain_into(list, &mut self.near);
+            self.near.sort_unstable_by(|a, b| b.cmp(a));
+            // The first two pops had no earlier pop to prefetch their payloads.
+            for &key in self.near.iter().rev().take(2) {
+                prefetch(&self.slab[key_slot(key)]);
+            }
+            return true;
         }
     }
 
-    #[inline]
-    fn sift_up(&mut self, mut pos: usize, key: u128) {
-        while pos > ROOT {
-            let parent = pos / 4 + 2;
-            let parent_key = self.key(parent);
-            if parent_key <= key {
-                break;
-            }
-            self.set(pos, parent_key);
-            pos = parent;
-        }
-        self.set(pos, key);
+    /// Moves the overflow keys that now fall in the ring's window into it.
+    fn pull_overflow(&mut self) {
+        let list = std::mem::replace(&mut self.overflow, List::EMPTY);
+        self.overflow_min = u128::MAX;
+        self.replace_all(list);
     }
 
-    /// Moves `key` down from `pos` (whose lane is free) to where it belongs. Lanes past the end
-    /// of the heap are `EMPTY`, so a group is read whole and an all-`EMPTY` group stops the walk
-    /// like a missing one.
-    #[inline]
-    fn sift_down(&mut self, mut pos: usize, key: u128) {
-        let groups = &mut self.groups[..];
-        while let Some(children) = groups.get(pos - 2) {
-            // The next level reads one of the four groups right after `4 * (pos - 2) - 2`:
-            // start loading all four (contiguous) before choosing, so big heaps pay roughly
-            // one miss per two levels instead of one per level.
-            if let Some(next) = groups.get(4 * (pos - 2) - 2..4 * (pos - 2) + 2) {
-                prefetch(next);
+    /// Files every key of `list` again (with [`EventQueue::place`]) and frees its chunks.
+    fn replace_all(&mut self, list: List) {
+        let (mut c, mut left) = (list.head, list.len as usize);
+        while left > 0 {
+            let Chunk { keys, next } = self.pool.chunks[c as usize];
+            self.pool.release(c);
+            let n = left.min(CHUNK_KEYS);
+            for &key in &keys[..n] {
+                self.place(key);
             }
-            let (lane, child_key) = min4(&children.0);
-            if child_key >= key {
-                break;
-            }
-            groups[pos / 4].0[pos % 4] = child_key;
-            pos = 4 * (pos - 2) + lane;
+            left -= n;
+            c = next;
         }
-        groups[pos / 4].0[pos % 4] = key;
+    }
+
+    /// Empties the ring into overflow, then re-chooses the width (near must be empty).
+    fn rebucket_all(&mut self) {
+        for b in 0..self.ring.len() {
+            let list = std::mem::replace(&mut self.ring[b], List::EMPTY);
+            let (mut c, mut left) = (list.head, list.len as usize);
+            while left > 0 {
+                let Chunk { keys, next } = self.pool.chunks[c as usize];
+                self.pool.release(c);
+                let n = left.min(CHUNK_KEYS);
+                for &key in &keys[..n] {
+                    self.pool.append(&mut self.overflow, key);
+                    self.overflow_min = self.overflow_min.min(key);
+                }
+                left -= n;
+                c = next;
+            }
+        }
+        self.ring_len = 0;
+        self.rebuild();
+    }
+
+    /// With near and the ring empty: chooses the bucket width and ring size from the overflow
+    /// keys and files them.
+    fn rebuild(&mut self) {
+        debug_assert!(self.near.is_empty() && self.ring_len == 0);
+        let n = self.overflow.len as usize;
+        let min_time = key_time(self.overflow_min);
+        // Sample times evenly along the list.
+        let stride = (n / SAMPLE).max(1);
+        let mut sample = Vec::with_capacity(SAMPLE + 1);
+        let (mut c, mut i) = (self.overflow.head, 0usize);
+        'walk: while c != NIL {
+            let chunk = &self.pool.chunks[c as usize];
+            for &key in &chunk.keys {
+                if i >= n {
+                    break 'walk;
+                }
+                if i % stride == 0 {
+                    sample.push(key_time(key));
+                }
+                i += 1;
+            }
+            c = chunk.next;
+        }
+        sample.sort_unstable();
+        // Spacing of the densest quarter, and of the whole sample as a fallback.
+        let quartile = sample.get(sample.len() / 4).map_or(0, |&t| t - min_time);
+        let spread = sample.last().map_or(0, |&t| t - min_time);
+        let per = |span: u64, count: usize| {
+            u128::from(span) * TARGET_BUCKET as u128 / count.max(1) as u128
+        };
+        let mut width = per(quartile, n / 4);
+        if width == 0 {
+            width = per(spread, n);
+        }
+        self.shift = (127 - width.max(2).leading_zeros()).clamp(1, 62);
+        let buckets = ring_size(n);
+        if self.ring.len() != buckets {
+            self.ring.clear();
+            self.ring.resize(buckets, List::EMPTY);
+        }
+        self.cur = min_time >> self.shift;
+        self.pops_since_rebuild = 0;
+        self.pull_overflow();
     }
 }
 
@@ -370,6 +574,111 @@ mod tests {
                 prop_assert_eq!(q.len(), model.len());
             }
         }
+    }
+
+    /// A time drawn from a mix that exercises every path: clustered, tiny, spread over the
+    /// whole `u64` range (including `u64::MAX`), relative to "now".
+    fn any_time() -> impl Strategy<Value = (u8, u64)> {
+        (0u8..5, any::<u64>())
+    }
+
+    fn resolve(now: u64, (kind, raw): (u8, u64)) -> u64 {
+        match kind {
+            0 => now.saturating_add(raw % 4), // same instant or next to it
+            1 => now.saturating_add(raw % 10_000), // near future
+            2 => now.saturating_add(raw % (1 << 40)), // far future
+            3 => raw,                              // anywhere, also before `now`
+            _ => u64::MAX - raw % 3,               // the end of time
+        }
+    }
+
+    proptest! {
+        /// The same property over times spread from 0 to `u64::MAX`, with bursts and pushes
+        /// earlier than the last pop, so that re-bucketing, overflow and the sorted near run
+        /// all take part; `peek_time` always names the next pop.
+        #[test]
+        fn pops_follow_time_then_fifo_at_any_scale(
+            ops in prop::collection::vec((any_time(), 0u8..3), 1..1500),
+        ) {
+            let mut q = EventQueue::default();
+            let mut model = std::collections::BTreeSet::<(u64, u64)>::new(); // (time, seq)
+            let mut now = 0u64;
+            for (time, op) in ops {
+                if op == 0 {
+                    let peeked = q.peek_time().map(SimTime::as_nanos);
+                    let got = q.pop().map(|p| (p.at.as_nanos(), p.payload));
+                    let want = model.pop_first();
+                    prop_assert_eq!(peeked, want.map(|w| w.0));
+                    prop_assert_eq!(got, want);
+                    if let Some((t, _)) = want {
+                        now = now.max(t);
+                    }
+                } else {
+                    let t = resolve(now, time);
+                    let seq = q.pushes();
+                    prop_assert_eq!(q.push(SimTime::from_nanos(t), seq).unwrap(), seq);
+                    model.insert((t, seq));
+                }
+                prop_assert_eq!(q.len(), model.len());
+            }
+            while let Some(want) = model.pop_first() {
+                prop_assert_eq!(q.pop().map(|p| (p.at.as_nanos(), p.payload)), Some(want));
+            }
+            prop_assert!(q.pop().is_none());
+        }
+    }
+
+    /// A long hold-model run (pop one, push one later) whose delay scale changes by orders of
+    /// magnitude and whose population grows and shrinks, checked against a binary heap.
+    #[test]
+    fn hold_model_matches_a_binary_heap() {
+        use std::cmp::Reverse;
+        use std::collections::BinaryHeap;
+        let mut q = EventQueue::with_capacity(8);
+        let mut reference = BinaryHeap::new();
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let push = |q: &mut EventQueue<u64>, reference: &mut BinaryHeap<_>, t: u64| {
+            let seq = q.push(SimTime::from_nanos(t), 0).unwrap();
+            reference.push(Reverse((t, seq)));
+        };
+        for i in 0..1000 {
+            push(&mut q, &mut reference, next() % 1000 + i);
+        }
+        for step in 0..400_000u64 {
+            let phase = step / 50_000;
+            let p = q.pop().unwrap();
+            let Reverse(want) = reference.pop().unwrap();
+            assert_eq!((p.at.as_nanos(), p.seq), want, "step {step}");
+            let now = p.at.as_nanos();
+            let scale = 1u64 << (4 * (phase % 5) + 1);
+            let pushes = match phase % 4 {
+                1 => 2,                  // growing
+                3 if step % 2 == 0 => 0, // shrinking
+                _ => 1,
+            };
+            for _ in 0..pushes {
+                let delay = if next() % 64 == 0 {
+                    next() % (scale << 12)
+                } else {
+                    next() % scale
+                };
+                push(&mut q, &mut reference, now + delay);
+            }
+            if q.is_empty() {
+                push(&mut q, &mut reference, now + 1);
+            }
+        }
+        while let Some(Reverse(want)) = reference.pop() {
+            let p = q.pop().unwrap();
+            assert_eq!((p.at.as_nanos(), p.seq), want);
+        }
+        assert!(q.is_empty());
     }
 
     #[test]

@@ -373,7 +373,11 @@ pub fn validate(raw: &Scenario) -> Result<Spec, Vec<Diagnostic>> {
         if let Some(&c) = components.ids.get(name) {
             return Some(component_node[c as usize]);
         }
-        let all = nodes.order.iter().chain(components.order.iter()).copied();
+        let all = nodes
+            .order
+            .iter()
+            .copied()
+            .chain(components.order.iter().copied().filter(|c| !nodes.ids.contains_key(c)));
         cx.push(Diagnostic::unknown_name(path, "node or component", name, all));
         None
     };
@@ -555,8 +559,10 @@ fn regions_or_default(cx: &mut Ctx, regions: &Names<'_>, declared: &[raw::Region
     regions.get(cx, path, name)
 }
 
+/// An unresolved target becomes `u32::MAX`, which the call-graph check skips, so one typo is
+/// one error (validation fails anyway, so the id is never built).
 fn target(cx: &mut Ctx, components: &Names<'_>, path: &str, name: &str) -> ComponentId {
-    ComponentId(components.get(cx, path, name).unwrap_or(0))
+    ComponentId(components.get(cx, path, name).unwrap_or(u32::MAX))
 }
 
 fn mix(cx: &mut Ctx, path: &str, m: &raw::Mix) -> workload::OpMix {
@@ -746,6 +752,7 @@ fn check_call_graph(cx: &mut Ctx, raw: &Scenario, specs: &[ComponentSpec], is_cl
                     )
                     .with_hint("point the target at a service"),
                 );
+                continue;
             }
             g.add_edge(idx[i], idx[t], ());
         }

@@ -247,8 +247,7 @@ pub(crate) fn until(end: SimTime) -> Limits {
 
 /// A builder with one region and `n` nodes (`n0`, `n1`, ...).
 pub(crate) fn world(seed: u64, n: usize) -> (SimBuilder<P>, Vec<NodeId>) {
-    let salt: u64 = std::env::var("SALT").map(|v| v.parse().unwrap()).unwrap_or(0);
-    let mut b = SimBuilder::<P>::new(seed ^ salt);
+    let mut b = SimBuilder::<P>::new(seed);
     let r = b.add_region("r");
     let nodes = (0..n).map(|i| b.add_node(&format!("n{i}"), r)).collect();
     (b, nodes)

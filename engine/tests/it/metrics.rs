@@ -171,3 +171,36 @@ fn gauge_time_average_obeys_littles_law() {
     // Every sojourn is exactly W (equal up to the histogram's 3 significant digits).
     assert!(h.equivalent(h.min(), w.as_nanos()) && h.equivalent(h.max(), w.as_nanos()));
 }
+
+/// Regression: an event at `SimTime::MAX` (a timer set "forever" ahead, run with an unbounded
+/// end time) used to spin forever closing empty windows once the next window end saturated.
+#[test]
+fn window_roll_terminates_at_the_end_of_time() {
+    let log = Log::default();
+    let (mut b, n) = world(1, 1);
+    let count = b.metrics().counter(None, "fired");
+    b.metrics().set_interval(Some(SimDuration::MAX));
+    let me = Actor::new(&log)
+        .on_start(|cx| {
+            cx.set_timer(SimDuration::MAX, 1);
+        })
+        .on_timer(move |cx, _| cx.count(count, 1))
+        .add(&mut b, n[0], "a");
+    let report = b
+        .build()
+        .unwrap()
+        .run_to_report(Limits::new(SimTime::MAX, 10));
+    assert_eq!(report.summary.stop, StopReason::Exhausted);
+    assert_eq!(log.timers(me), vec![(SimTime::MAX, 1)]);
+    let windows: Vec<(SimTime, SimTime, WindowValue)> = report
+        .metrics
+        .windows
+        .iter()
+        .map(|w| (w.start, w.end, w.value.clone()))
+        .collect();
+    // One window; the last one absorbs the instant `SimTime::MAX` itself.
+    assert_eq!(
+        windows,
+        vec![(SimTime::ZERO, SimTime::MAX, WindowValue::Counter(1))]
+    );
+}

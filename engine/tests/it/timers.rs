@@ -94,11 +94,11 @@ fn many_timers() {
                 }
                 plan.push((cx.now() + after, cancel_now));
             }
-            // Cancelled later, from timer handlers: every i with i % 6 == 1.
+            // More are cancelled later, from the timer handlers below.
         })
         .on_timer(move |cx, i| {
-            // Each firing cancels a timer whose index is ≡ 1 (mod 6), in index order; those
-            // that already fired are unaffected, the others never fire.
+            // Firing timer i cancels timer `target(i)` (an index ≡ 1 mod 6): a no-op if that
+            // one already fired or was cancelled, otherwise it never fires.
             let keys = k2.lock().unwrap();
             let target = i.wrapping_mul(6) % 20_000 / 6 * 6 + 1;
             if (target as usize) < keys.len() {
