@@ -78,17 +78,28 @@ fn usage() -> String {
 }
 
 fn parse_args() -> Result<Config, String> {
-    let mut cfg = Config { lps: 1000, events_per_lp: 16, events: 10_000_000, seed: 1, bare: false };
+    let mut cfg = Config {
+        lps: 1000,
+        events_per_lp: 16,
+        events: 10_000_000,
+        seed: 1,
+        bare: false,
+    };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| -> Result<u64, String> {
-            let v = args.next().ok_or_else(|| format!("{name} needs a value\n{}", usage()))?;
-            v.replace('_', "").parse::<u64>().map_err(|e| format!("{name} {v}: {e}"))
+            let v = args
+                .next()
+                .ok_or_else(|| format!("{name} needs a value\n{}", usage()))?;
+            v.replace('_', "")
+                .parse::<u64>()
+                .map_err(|e| format!("{name} {v}: {e}"))
         };
         match arg.as_str() {
             "--lps" => cfg.lps = value("--lps")?,
             "--events-per-lp" => {
-                cfg.events_per_lp = u32::try_from(value("--events-per-lp")?).map_err(|e| e.to_string())?
+                cfg.events_per_lp =
+                    u32::try_from(value("--events-per-lp")?).map_err(|e| e.to_string())?
             }
             "--events" => cfg.events = value("--events")?,
             "--seed" => cfg.seed = value("--seed")?,
@@ -113,12 +124,22 @@ struct Outcome {
 }
 
 fn run_engine(cfg: &Config, delay: Dist) -> Outcome {
-    let params = Arc::new(Params { lps: cfg.lps, events_per_lp: cfg.events_per_lp, delay });
+    let params = Arc::new(Params {
+        lps: cfg.lps,
+        events_per_lp: cfg.events_per_lp,
+        delay,
+    });
     let mut b = SimBuilder::<Phold>::new(cfg.seed);
     let region = b.add_region("r");
     let node = b.add_node("n", region);
     for i in 0..cfg.lps {
-        b.add_component(node, &format!("lp{i}"), Box::new(Lp { params: Arc::clone(&params) }));
+        b.add_component(
+            node,
+            &format!("lp{i}"),
+            Box::new(Lp {
+                params: Arc::clone(&params),
+            }),
+        );
     }
     let sim = b.build().expect("a valid PHOLD setup");
     let limits = Limits::new(SimTime::from_nanos(u64::MAX - 1), cfg.events);
@@ -146,14 +167,20 @@ fn run_bare(cfg: &Config, delay: &Dist) -> Outcome {
     let mut seq = 0u64;
     for lp in 0..cfg.lps as u32 {
         for _ in 0..cfg.events_per_lp {
-            heap.push(Reverse((delay.sample_duration(&mut rng).as_nanos(), seq, lp)));
+            heap.push(Reverse((
+                delay.sample_duration(&mut rng).as_nanos(),
+                seq,
+                lp,
+            )));
             seq += 1;
         }
     }
     let mut events = 0u64;
     let mut now = 0u64;
     while events < cfg.events {
-        let Some(Reverse((at, _, _lp))) = heap.pop() else { break };
+        let Some(Reverse((at, _, _lp))) = heap.pop() else {
+            break;
+        };
         now = at;
         events += 1;
         let dst = rng::below(&mut rng, cfg.lps) as u32;
@@ -190,14 +217,26 @@ fn main() -> ExitCode {
     let delay = Dist::exponential(UNIT_NS)
         .and_then(|exp| Dist::shifted(0.1 * UNIT_NS, exp))
         .expect("valid delay distribution");
-    let mode = if cfg.bare { "bare BinaryHeap loop" } else { "clustersim engine" };
+    let mode = if cfg.bare {
+        "bare BinaryHeap loop"
+    } else {
+        "clustersim engine"
+    };
     println!(
         "phold: {mode}, lps={} events_per_lp={} events={} seed={}",
         cfg.lps, cfg.events_per_lp, cfg.events, cfg.seed
     );
-    let out = if cfg.bare { run_bare(&cfg, &delay) } else { run_engine(&cfg, delay) };
+    let out = if cfg.bare {
+        run_bare(&cfg, &delay)
+    } else {
+        run_engine(&cfg, delay)
+    };
     let secs = out.wall.as_secs_f64();
-    let rate = if secs > 0.0 { out.events as f64 / secs } else { 0.0 };
+    let rate = if secs > 0.0 {
+        out.events as f64 / secs
+    } else {
+        0.0
+    };
     println!(
         "events={} wall={:.3}s ns/event={:.1} sim_time={:.1} units",
         out.events,

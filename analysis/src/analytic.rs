@@ -26,7 +26,10 @@ pub struct Expected {
 impl Expected {
     /// The analytic value of `metric`, if known.
     pub fn get(&self, metric: &str) -> Option<f64> {
-        self.values.iter().find(|(m, _)| *m == metric).map(|(_, v)| *v)
+        self.values
+            .iter()
+            .find(|(m, _)| *m == metric)
+            .map(|(_, v)| *v)
     }
 }
 
@@ -35,12 +38,19 @@ fn ideal_network(spec: &Spec) -> bool {
     let zero = |l: &clustersim_engine::LinkSpec| {
         l.latency.mean() == Some(0.0) && l.jitter.is_zero() && l.loss == 0.0 && l.bandwidth_bps == 0
     };
-    zero(&n.loopback) && zero(&n.intra_region) && n.region_internal.is_empty() && spec.regions.len() == 1
+    zero(&n.loopback)
+        && zero(&n.intra_region)
+        && n.region_internal.is_empty()
+        && spec.regions.len() == 1
 }
 
 /// The analytic expectation for `spec`, when its topology is a textbook queue.
 pub fn expected(spec: &Spec) -> Option<Expected> {
-    if spec.components.len() != 2 || !spec.faults.is_empty() || !spec.random_faults.is_empty() || !ideal_network(spec) {
+    if spec.components.len() != 2
+        || !spec.faults.is_empty()
+        || !spec.random_faults.is_empty()
+        || !ideal_network(spec)
+    {
         return None;
     }
     let (client, service) = match (&spec.components[0].config, &spec.components[1].config) {
@@ -72,11 +82,20 @@ pub fn expected(spec: &Spec) -> Option<Expected> {
             ("max_utilization", q.rho),
         ];
         let model = if c == 1 {
-            values.push(("latency_p50_ms", queueing::mm1_response_quantile(lambda, mu, 0.5).ok()? * ms));
-            values.push(("latency_p99_ms", queueing::mm1_response_quantile(lambda, mu, 0.99).ok()? * ms));
+            values.push((
+                "latency_p50_ms",
+                queueing::mm1_response_quantile(lambda, mu, 0.5).ok()? * ms,
+            ));
+            values.push((
+                "latency_p99_ms",
+                queueing::mm1_response_quantile(lambda, mu, 0.99).ok()? * ms,
+            ));
             format!("M/M/1, rho = {:.3}", q.rho)
         } else {
-            format!("M/M/{c} (Erlang C), rho = {:.3}, P(wait) = {:.4}", q.rho, q.p_wait)
+            format!(
+                "M/M/{c} (Erlang C), rho = {:.3}, P(wait) = {:.4}",
+                q.rho, q.p_wait
+            )
         };
         return Some(Expected { model, values });
     }

@@ -38,29 +38,62 @@ pub const PLUGINS: &[(&str, &str, &str)] = &[
 /// The text of `clustersim list`.
 pub fn plugin_list() -> Result<String> {
     let mut s = String::new();
-    writeln!(s, "Model plugins (use as `kind:` of a component). Required fields are those in the")?;
+    writeln!(
+        s,
+        "Model plugins (use as `kind:` of a component). Required fields are those in the"
+    )?;
     writeln!(s, "example call; every other field shows its default.\n")?;
     for (name, about, example) in PLUGINS {
         let kind: Kind = load::from_str(example, std::path::Path::new("<built-in example>"))
             .with_context(|| format!("the built-in example of {name} no longer parses"))?;
         let pretty = load::to_pretty_ron(&kind);
         let body: Vec<&str> = pretty.lines().filter(|l| !l.starts_with("#![")).collect();
-        writeln!(s, "{name}\n  {about}\n  required: {example}\n  with defaults:")?;
+        writeln!(
+            s,
+            "{name}\n  {about}\n  required: {example}\n  with defaults:"
+        )?;
         for line in body {
             writeln!(s, "    {line}")?;
         }
         writeln!(s)?;
     }
-    writeln!(s, "Distributions (durations or sizes): Constant(v), Uniform(min:, max:), Exponential(mean:),")?;
-    writeln!(s, "  Normal(mean:, std_dev:), LogNormal(median:, p99:), Pareto(scale:, shape:),")?;
-    writeln!(s, "  Weibull(scale:, shape:), Empirical(points: [(q, v), ...]), Mixture(parts: [(w, dist), ...]),")?;
+    writeln!(
+        s,
+        "Distributions (durations or sizes): Constant(v), Uniform(min:, max:), Exponential(mean:),"
+    )?;
+    writeln!(
+        s,
+        "  Normal(mean:, std_dev:), LogNormal(median:, p99:), Pareto(scale:, shape:),"
+    )?;
+    writeln!(
+        s,
+        "  Weibull(scale:, shape:), Empirical(points: [(q, v), ...]), Mixture(parts: [(w, dist), ...]),"
+    )?;
     writeln!(s, "  Shifted(offset:, dist:)")?;
-    writeln!(s, "Units: durations \"250us\" \"5ms\" \"1.5s\" \"2m\"; rates \"1500/s\" \"90/min\"; sizes \"64KiB\" \"1MB\";")?;
-    writeln!(s, "  bandwidths \"1Gbps\" \"10MB/s\"; probabilities 0.001, \"0.1%\", \"1/1000\"")?;
-    writeln!(s, "Faults: Crash(node:), Restart(node:), CrashFor(node:, duration:), Pause(node:, duration:),")?;
-    writeln!(s, "  Slowdown(node:, factor:), Partition(groups:), PartitionRegions(groups:), CutOneWay(from:, to:),")?;
-    writeln!(s, "  Heal, DegradeLink(from:, to:, extra_latency:, extra_loss:), ClockStep(node:, ahead:, behind:)")?;
-    writeln!(s, "Random faults: NodeFailures(node:, mtbf:, mttr:), Isolations(nodes:, mean_interval:, mean_duration:)")?;
+    writeln!(
+        s,
+        "Units: durations \"250us\" \"5ms\" \"1.5s\" \"2m\"; rates \"1500/s\" \"90/min\"; sizes \"64KiB\" \"1MB\";"
+    )?;
+    writeln!(
+        s,
+        "  bandwidths \"1Gbps\" \"10MB/s\"; probabilities 0.001, \"0.1%\", \"1/1000\""
+    )?;
+    writeln!(
+        s,
+        "Faults: Crash(node:), Restart(node:), CrashFor(node:, duration:), Pause(node:, duration:),"
+    )?;
+    writeln!(
+        s,
+        "  Slowdown(node:, factor:), Partition(groups:), PartitionRegions(groups:), CutOneWay(from:, to:),"
+    )?;
+    writeln!(
+        s,
+        "  Heal, DegradeLink(from:, to:, extra_latency:, extra_loss:), ClockStep(node:, ahead:, behind:)"
+    )?;
+    writeln!(
+        s,
+        "Random faults: NodeFailures(node:, mtbf:, mttr:), Isolations(nodes:, mean_interval:, mean_duration:)"
+    )?;
     Ok(s)
 }
 
@@ -73,7 +106,12 @@ pub fn dot(spec: &Spec) -> String {
         .iter()
         .map(|c| {
             let node = &spec.nodes[c.node.index()];
-            g.add_node(format!("{}\\n{} on {}", c.name, c.config.kind_name(), node.name))
+            g.add_node(format!(
+                "{}\\n{} on {}",
+                c.name,
+                c.config.kind_name(),
+                node.name
+            ))
         })
         .collect();
     for (i, c) in spec.components.iter().enumerate() {
@@ -90,5 +128,12 @@ pub fn dot(spec: &Spec) -> String {
             &|g, (i, _)| format!("label = \"{}\" shape = box", g[i]),
         )
     );
-    body.replacen("digraph {", &format!("digraph \"{}\" {{\n    rankdir = LR", spec.name.replace('"', "'")), 1)
+    body.replacen(
+        "digraph {",
+        &format!(
+            "digraph \"{}\" {{\n    rankdir = LR",
+            spec.name.replace('"', "'")
+        ),
+        1,
+    )
 }

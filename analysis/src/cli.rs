@@ -91,7 +91,10 @@ pub fn main() -> ExitCode {
 
 fn overrides(set: &[String]) -> Result<Vec<Override>> {
     set.iter()
-        .map(|s| s.parse::<Override>().map_err(|e| anyhow::anyhow!("--set {s}: {e}")))
+        .map(|s| {
+            s.parse::<Override>()
+                .map_err(|e| anyhow::anyhow!("--set {s}: {e}"))
+        })
         .collect()
 }
 
@@ -107,7 +110,16 @@ fn load_raw(file: &Path, set: &[String]) -> Result<Result<raw::Scenario, Scenari
 
 fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Run { file, out, seed, set, replications, threads, resume, quiet } => {
+        Command::Run {
+            file,
+            out,
+            seed,
+            set,
+            replications,
+            threads,
+            resume,
+            quiet,
+        } => {
             let raw = match load_raw(&file, &set)? {
                 Ok(r) => r,
                 Err(e) => {
@@ -123,19 +135,31 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 }
             };
             let out_dir = out.unwrap_or_else(|| PathBuf::from("runs").join(&plan.base.name));
-            let progress = !quiet && std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
+            let progress =
+                !quiet && std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
             // Ctrl-C stops new runs from starting; finished runs are already journaled.
             let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst));
-            let opts = ExecOptions { threads, out_dir: out_dir.clone(), resume, progress };
+            let opts = ExecOptions {
+                threads,
+                out_dir: out_dir.clone(),
+                resume,
+                progress,
+            };
             let total = plan.points.len() * plan.replications as usize;
             let done = sweep::execute(&plan, &opts, &STOP)?;
-            let command = std::env::args().map(|a| shell_quote(&a)).collect::<Vec<_>>().join(" ");
+            let command = std::env::args()
+                .map(|a| shell_quote(&a))
+                .collect::<Vec<_>>()
+                .join(" ");
             report::write_all(&out_dir, &plan, &done.results, &file, &command)?;
             if !quiet {
                 print_summary(&plan, &done.results);
             }
             if done.resumed > 0 {
-                eprintln!("resumed: {} of {total} runs were already finished", done.resumed);
+                eprintln!(
+                    "resumed: {} of {total} runs were already finished",
+                    done.resumed
+                );
             }
             eprintln!("reports written to {}", out_dir.display());
             if done.interrupted {
@@ -147,7 +171,9 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             }
             let failed = done.results.iter().filter(|r| r.failure.is_some()).count();
             if failed > 0 {
-                eprintln!("{failed} of {total} runs failed; see the `failure` column of summary.csv");
+                eprintln!(
+                    "{failed} of {total} runs failed; see the `failure` column of summary.csv"
+                );
                 return Ok(ExitCode::from(1));
             }
             Ok(ExitCode::SUCCESS)
@@ -170,11 +196,20 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             print!("{}", load::to_pretty_ron(&plan.base));
             println!();
             let spec = &plan.points[0].spec;
-            println!("// topology: {} region(s), {} node(s), {} component(s)", spec.regions.len(), spec.nodes.len(), spec.components.len());
+            println!(
+                "// topology: {} region(s), {} node(s), {} component(s)",
+                spec.regions.len(),
+                spec.nodes.len(),
+                spec.components.len()
+            );
             for (i, c) in spec.components.iter().enumerate() {
                 let node = &spec.nodes[c.node.index()];
-                let targets: Vec<&str> =
-                    c.config.targets().iter().map(|t| spec.components[t.index()].name.as_str()).collect();
+                let targets: Vec<&str> = c
+                    .config
+                    .targets()
+                    .iter()
+                    .map(|t| spec.components[t.index()].name.as_str())
+                    .collect();
                 println!(
                     "//   #{i} {} ({}) on node {} in region {} -> [{}]",
                     c.name,
@@ -194,7 +229,10 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::List => {
-            print!("{}", catalog::plugin_list().context("building the plugin list")?);
+            print!(
+                "{}",
+                catalog::plugin_list().context("building the plugin list")?
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Graph { file, set } => {
@@ -219,7 +257,10 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
 }
 
 fn shell_quote(a: &str) -> String {
-    if !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+".contains(c)) {
+    if !a.is_empty()
+        && a.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+".contains(c))
+    {
         a.to_owned()
     } else {
         format!("'{}'", a.replace('\'', "'\\''"))
@@ -241,27 +282,66 @@ fn fmt(v: f64) -> String {
 /// The human summary: one block per point with mean ± 95 % CI over replications, and the
 /// analytic value where the topology is a textbook queue.
 fn print_summary(plan: &sweep::Plan, results: &[crate::result::RunResult]) {
-    const SHOWN: &[&str] =
-        &["throughput_rps", "latency_mean_ms", "latency_p50_ms", "latency_p99_ms", "error_rate", "max_utilization"];
-    println!("scenario {} — {} point(s) × {} replication(s)", plan.base.name, plan.points.len(), plan.replications);
+    const SHOWN: &[&str] = &[
+        "throughput_rps",
+        "latency_mean_ms",
+        "latency_p50_ms",
+        "latency_p99_ms",
+        "error_rate",
+        "max_utilization",
+    ];
+    println!(
+        "scenario {} — {} point(s) × {} replication(s)",
+        plan.base.name,
+        plan.points.len(),
+        plan.replications
+    );
     for p in &plan.points {
-        let runs: Vec<_> = results.iter().filter(|r| r.point == p.index && r.failure.is_none()).collect();
+        let runs: Vec<_> = results
+            .iter()
+            .filter(|r| r.point == p.index && r.failure.is_none())
+            .collect();
         let params: Vec<String> = p.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
         if !params.is_empty() {
             println!("\npoint {}: {}", p.index, params.join(", "));
         }
         let expected = analytic::expected(&p.spec);
-        println!("  {:<18} {:>14} {:>12}{}", "metric", "simulated", "±95%", if expected.is_some() { "     analytic" } else { "" });
+        println!(
+            "  {:<18} {:>14} {:>12}{}",
+            "metric",
+            "simulated",
+            "±95%",
+            if expected.is_some() {
+                "     analytic"
+            } else {
+                ""
+            }
+        );
         for m in SHOWN {
-            let Some(i) = crate::result::RUN_METRICS.iter().position(|x| x == m) else { continue };
+            let Some(i) = crate::result::RUN_METRICS.iter().position(|x| x == m) else {
+                continue;
+            };
             let s = summarize(&runs.iter().map(|r| r.metrics[i].1).collect::<Vec<_>>());
-            let theory = expected.as_ref().and_then(|e| e.get(m)).map(|v| format!("  {:>11}", fmt(v))).unwrap_or_default();
-            println!("  {:<18} {:>14} {:>12}{}", m, fmt(s.mean), fmt(s.ci95_half_width), theory);
+            let theory = expected
+                .as_ref()
+                .and_then(|e| e.get(m))
+                .map(|v| format!("  {:>11}", fmt(v)))
+                .unwrap_or_default();
+            println!(
+                "  {:<18} {:>14} {:>12}{}",
+                m,
+                fmt(s.mean),
+                fmt(s.ci95_half_width),
+                theory
+            );
         }
         if let Some(e) = &expected {
             println!("  (analytic: {})", e.model);
         }
-        let failed = results.iter().filter(|r| r.point == p.index && r.failure.is_some()).count();
+        let failed = results
+            .iter()
+            .filter(|r| r.point == p.index && r.failure.is_some())
+            .count();
         if failed > 0 {
             println!("  {failed} run(s) failed");
         }

@@ -18,7 +18,11 @@ use crate::stats::summarize;
 use crate::sweep::Plan;
 
 fn num(v: f64) -> String {
-    if v.is_finite() { format!("{v}") } else { String::new() }
+    if v.is_finite() {
+        format!("{v}")
+    } else {
+        String::new()
+    }
 }
 
 fn csv_bytes(header: Vec<String>, rows: impl Iterator<Item = Vec<String>>) -> Result<Vec<u8>> {
@@ -32,7 +36,12 @@ fn csv_bytes(header: Vec<String>, rows: impl Iterator<Item = Vec<String>>) -> Re
 
 fn params<'a>(plan: &'a Plan, point: usize) -> impl Iterator<Item = String> + 'a {
     plan.param_paths.iter().map(move |path| {
-        plan.points[point].params.iter().find(|(k, _)| k == path).map(|(_, v)| v.clone()).unwrap_or_default()
+        plan.points[point]
+            .params
+            .iter()
+            .find(|(k, _)| k == path)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
     })
 }
 
@@ -45,13 +54,25 @@ fn status(r: &RunResult) -> (String, String) {
 
 /// `summary.csv`: one row per run.
 pub fn summary_csv(plan: &Plan, results: &[RunResult]) -> Result<Vec<u8>> {
-    let mut header: Vec<String> = ["scenario", "point", "replication", "seed"].iter().map(|s| (*s).to_owned()).collect();
+    let mut header: Vec<String> = ["scenario", "point", "replication", "seed"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
     header.extend(plan.param_paths.iter().cloned());
-    header.extend(["status", "stop_reason", "failure"].iter().map(|s| (*s).to_owned()));
+    header.extend(
+        ["status", "stop_reason", "failure"]
+            .iter()
+            .map(|s| (*s).to_owned()),
+    );
     header.extend(RUN_METRICS.iter().map(|s| (*s).to_owned()));
     header.push("digest".into());
     let rows = results.iter().map(|r| {
-        let mut row = vec![plan.base.name.clone(), r.point.to_string(), r.replication.to_string(), r.seed.to_string()];
+        let mut row = vec![
+            plan.base.name.clone(),
+            r.point.to_string(),
+            r.replication.to_string(),
+            r.seed.to_string(),
+        ];
         row.extend(params(plan, r.point));
         let (s, f) = status(r);
         row.extend([s, r.stop_reason.clone(), f]);
@@ -89,13 +110,25 @@ pub fn points_csv(plan: &Plan, results: &[RunResult]) -> Result<Vec<u8>> {
 
 /// `components.csv`: per run and component totals.
 pub fn components_csv(plan: &Plan, results: &[RunResult]) -> Result<Vec<u8>> {
-    let mut header: Vec<String> = ["scenario", "point", "replication", "seed"].iter().map(|s| (*s).to_owned()).collect();
+    let mut header: Vec<String> = ["scenario", "point", "replication", "seed"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
     header.extend(plan.param_paths.iter().cloned());
-    header.extend(["component", "kind", "node"].iter().map(|s| (*s).to_owned()));
+    header.extend(
+        ["component", "kind", "node"]
+            .iter()
+            .map(|s| (*s).to_owned()),
+    );
     header.extend(COMPONENT_METRICS.iter().map(|s| (*s).to_owned()));
     let rows = results.iter().flat_map(|r| {
         r.components.iter().map(move |c| {
-            let mut row = vec![plan.base.name.clone(), r.point.to_string(), r.replication.to_string(), r.seed.to_string()];
+            let mut row = vec![
+                plan.base.name.clone(),
+                r.point.to_string(),
+                r.replication.to_string(),
+                r.seed.to_string(),
+            ];
             row.extend(params(plan, r.point));
             row.extend([c.component.clone(), c.kind.clone(), c.node.clone()]);
             row.extend(c.values.iter().map(|(_, v)| num(*v)));
@@ -107,14 +140,31 @@ pub fn components_csv(plan: &Plan, results: &[RunResult]) -> Result<Vec<u8>> {
 
 /// `timeseries.csv`: tidy rows (run × window × component × metric).
 pub fn timeseries_csv(plan: &Plan, results: &[RunResult]) -> Result<Vec<u8>> {
-    let mut header: Vec<String> = ["scenario", "point", "replication", "seed"].iter().map(|s| (*s).to_owned()).collect();
+    let mut header: Vec<String> = ["scenario", "point", "replication", "seed"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
     header.extend(plan.param_paths.iter().cloned());
     header.extend(
-        ["window_start_s", "window_end_s", "in_warmup", "component", "metric", "value"].iter().map(|s| (*s).to_owned()),
+        [
+            "window_start_s",
+            "window_end_s",
+            "in_warmup",
+            "component",
+            "metric",
+            "value",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned()),
     );
     let rows = results.iter().flat_map(|r| {
         r.timeseries.iter().map(move |t| {
-            let mut row = vec![plan.base.name.clone(), r.point.to_string(), r.replication.to_string(), r.seed.to_string()];
+            let mut row = vec![
+                plan.base.name.clone(),
+                r.point.to_string(),
+                r.replication.to_string(),
+                r.seed.to_string(),
+            ];
             row.extend(params(plan, r.point));
             row.extend([
                 num(t.start_s),
@@ -146,7 +196,13 @@ struct Manifest<'a> {
 }
 
 /// Writes every report into `out_dir`, atomically, file by file.
-pub fn write_all(out_dir: &Path, plan: &Plan, results: &[RunResult], scenario_file: &Path, command: &str) -> Result<()> {
+pub fn write_all(
+    out_dir: &Path,
+    plan: &Plan,
+    results: &[RunResult],
+    scenario_file: &Path,
+    command: &str,
+) -> Result<()> {
     std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
     let write = |name: &str, bytes: Vec<u8>| -> Result<()> {
         let p = out_dir.join(name);
@@ -162,8 +218,14 @@ pub fn write_all(out_dir: &Path, plan: &Plan, results: &[RunResult], scenario_fi
         command: command.to_owned(),
         master_seed: plan.master_seed,
         replications: plan.replications,
-        replication_seeds: (0..plan.replications).map(|r| crate::design::derive_seed(plan.master_seed, u64::from(r))).collect(),
-        points: plan.points.iter().map(|p| (p.index, p.params.clone())).collect(),
+        replication_seeds: (0..plan.replications)
+            .map(|r| crate::design::derive_seed(plan.master_seed, u64::from(r)))
+            .collect(),
+        points: plan
+            .points
+            .iter()
+            .map(|p| (p.index, p.params.clone()))
+            .collect(),
         runs: results.len(),
         failed_runs: results.iter().filter(|r| r.failure.is_some()).count(),
         resolved: &plan.base,

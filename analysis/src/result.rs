@@ -124,7 +124,11 @@ fn ms(ns: f64) -> f64 {
 }
 
 fn quantile_ms(h: &Histogram<u64>, q: f64) -> f64 {
-    if h.is_empty() { f64::NAN } else { ms(h.value_at_quantile(q) as f64) }
+    if h.is_empty() {
+        f64::NAN
+    } else {
+        ms(h.value_at_quantile(q) as f64)
+    }
 }
 
 /// Looks up series of one component by name.
@@ -144,7 +148,11 @@ impl View<'_> {
     }
     fn gauge(&self, owner: ComponentId, name: &str) -> Option<(f64, i64, i64)> {
         self.id(owner, name).and_then(|i| match &self.m.totals[i] {
-            SeriesTotal::Gauge { time_avg, max, last } => Some((*time_avg, *max, *last)),
+            SeriesTotal::Gauge {
+                time_avg,
+                max,
+                last,
+            } => Some((*time_avg, *max, *last)),
             _ => None,
         })
     }
@@ -162,7 +170,14 @@ pub fn is_client_kind(kind: &str) -> bool {
 }
 
 /// Builds the result rows from a finished run. `kinds[i]` is component `i`'s plugin kind.
-pub fn from_report(report: &RunReport, point: usize, replication: u32, seed: u64, kinds: &[String], max_events: u64) -> RunResult {
+pub fn from_report(
+    report: &RunReport,
+    point: usize,
+    replication: u32,
+    seed: u64,
+    kinds: &[String],
+    max_events: u64,
+) -> RunResult {
     let m = &report.metrics;
     let view = View { m };
     let secs = m.measured_duration().as_secs_f64();
@@ -212,8 +227,15 @@ pub fn from_report(report: &RunReport, point: usize, replication: u32, seed: u64
             max_util = max_util.max(utilization);
         }
         let in_system = view.gauge(id, "in_system").map(|g| g.0).unwrap_or(f64::NAN);
-        let latency_mean_ns = lat.filter(|h| !h.is_empty()).map(|h| h.mean()).unwrap_or(f64::NAN);
-        let drops = report.drops_by_component.get(i).copied().unwrap_or_default();
+        let latency_mean_ns = lat
+            .filter(|h| !h.is_empty())
+            .map(|h| h.mean())
+            .unwrap_or(f64::NAN);
+        let drops = report
+            .drops_by_component
+            .get(i)
+            .copied()
+            .unwrap_or_default();
         let queue = view.gauge(id, "queue_len");
         let values = vec![
             ("requests", req),
@@ -224,20 +246,47 @@ pub fn from_report(report: &RunReport, point: usize, replication: u32, seed: u64
             ("retries", c("retries")),
             ("throughput_rps", per_s(done)),
             ("latency_mean_ms", ms(latency_mean_ns)),
-            ("latency_p50_ms", lat.map(|h| quantile_ms(h, 0.5)).unwrap_or(f64::NAN)),
-            ("latency_p99_ms", lat.map(|h| quantile_ms(h, 0.99)).unwrap_or(f64::NAN)),
-            ("wait_mean_ms", wait.filter(|h| !h.is_empty()).map(|h| ms(h.mean())).unwrap_or(f64::NAN)),
+            (
+                "latency_p50_ms",
+                lat.map(|h| quantile_ms(h, 0.5)).unwrap_or(f64::NAN),
+            ),
+            (
+                "latency_p99_ms",
+                lat.map(|h| quantile_ms(h, 0.99)).unwrap_or(f64::NAN),
+            ),
+            (
+                "wait_mean_ms",
+                wait.filter(|h| !h.is_empty())
+                    .map(|h| ms(h.mean()))
+                    .unwrap_or(f64::NAN),
+            ),
             ("queue_len_avg", queue.map(|g| g.0).unwrap_or(f64::NAN)),
-            ("queue_len_max", queue.map(|g| g.1 as f64).unwrap_or(f64::NAN)),
+            (
+                "queue_len_max",
+                queue.map(|g| g.1 as f64).unwrap_or(f64::NAN),
+            ),
             ("in_system_avg", in_system),
             ("utilization", utilization),
             // Little's law prediction L = λW from throughput and mean latency, to compare
             // with the measured time-average `in_system_avg`.
-            ("littles_law_l", if client { f64::NAN } else { per_s(done + errs) * latency_mean_ns / 1e9 }),
+            (
+                "littles_law_l",
+                if client {
+                    f64::NAN
+                } else {
+                    per_s(done + errs) * latency_mean_ns / 1e9
+                },
+            ),
             ("drops_loss", drops[DropCause::Loss.index()] as f64),
-            ("drops_partition", drops[DropCause::Partition.index()] as f64),
+            (
+                "drops_partition",
+                drops[DropCause::Partition.index()] as f64,
+            ),
             ("drops_crashed", drops[DropCause::Crashed.index()] as f64),
-            ("drops_queue_full", drops[DropCause::QueueFull.index()] as f64),
+            (
+                "drops_queue_full",
+                drops[DropCause::QueueFull.index()] as f64,
+            ),
             ("drops_no_route", drops[DropCause::NoRoute.index()] as f64),
         ];
         debug_assert_eq!(values.len(), COMPONENT_METRICS.len());
@@ -257,13 +306,32 @@ pub fn from_report(report: &RunReport, point: usize, replication: u32, seed: u64
         ("ok", ok),
         ("failed", failed),
         ("throughput_rps", per_s(ok)),
-        ("error_rate", if requests > 0.0 { failed / requests } else { f64::NAN }),
-        ("latency_mean_ms", h.as_ref().filter(|h| !h.is_empty()).map(|h| ms(h.mean())).unwrap_or(f64::NAN)),
+        (
+            "error_rate",
+            if requests > 0.0 {
+                failed / requests
+            } else {
+                f64::NAN
+            },
+        ),
+        (
+            "latency_mean_ms",
+            h.as_ref()
+                .filter(|h| !h.is_empty())
+                .map(|h| ms(h.mean()))
+                .unwrap_or(f64::NAN),
+        ),
         ("latency_p50_ms", q(0.5)),
         ("latency_p90_ms", q(0.9)),
         ("latency_p99_ms", q(0.99)),
         ("latency_p999_ms", q(0.999)),
-        ("latency_max_ms", h.as_ref().filter(|h| !h.is_empty()).map(|h| ms(h.max() as f64)).unwrap_or(f64::NAN)),
+        (
+            "latency_max_ms",
+            h.as_ref()
+                .filter(|h| !h.is_empty())
+                .map(|h| ms(h.max() as f64))
+                .unwrap_or(f64::NAN),
+        ),
         ("attempts", attempts),
         ("retries", retries),
         ("timeouts", timeouts),
@@ -293,7 +361,10 @@ pub fn from_report(report: &RunReport, point: usize, replication: u32, seed: u64
         stop_reason: format!("{stop:?}"),
         digest: format!("{:016x}", report.summary.digest),
         events: report.summary.events,
-        metrics: metrics.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+        metrics: metrics
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
         components,
         timeseries,
     }
@@ -304,23 +375,50 @@ fn timeseries(report: &RunReport) -> Vec<TimeseriesRow> {
     let mut rows = Vec::new();
     for w in &m.windows {
         let info = &m.series[w.series.index()];
-        let component = info.owner.map(|c| report.names.components[c.index()].clone()).unwrap_or_default();
+        let component = info
+            .owner
+            .map(|c| report.names.components[c.index()].clone())
+            .unwrap_or_default();
         let span = (w.end - w.start).as_secs_f64();
         let (start_s, end_s) = (w.start.as_secs_f64(), w.end.as_secs_f64());
         let mut push = |metric: String, value: f64| {
-            rows.push(TimeseriesRow { start_s, end_s, in_warmup: w.in_warmup, component: component.clone(), metric, value });
+            rows.push(TimeseriesRow {
+                start_s,
+                end_s,
+                in_warmup: w.in_warmup,
+                component: component.clone(),
+                metric,
+                value,
+            });
         };
         let base = info.name.strip_suffix("_ns").unwrap_or(&info.name);
         match (&w.value, info.kind) {
             (WindowValue::Counter(n), _) => {
                 push(info.name.clone(), *n as f64);
-                push(format!("{}_per_s", info.name), if span > 0.0 { *n as f64 / span } else { f64::NAN });
+                push(
+                    format!("{}_per_s", info.name),
+                    if span > 0.0 {
+                        *n as f64 / span
+                    } else {
+                        f64::NAN
+                    },
+                );
             }
             (WindowValue::Gauge { time_avg, max }, _) => {
                 push(format!("{}_avg", info.name), *time_avg);
                 push(format!("{}_max", info.name), *max as f64);
             }
-            (WindowValue::Histogram { count, mean, p50, p90, p99, max }, SeriesKind::Histogram) => {
+            (
+                WindowValue::Histogram {
+                    count,
+                    mean,
+                    p50,
+                    p90,
+                    p99,
+                    max,
+                },
+                SeriesKind::Histogram,
+            ) => {
                 push(format!("{base}_count"), *count as f64);
                 if *count > 0 {
                     push(format!("{base}_mean_ms"), ms(*mean));

@@ -59,7 +59,11 @@ impl Plan {
         let mut v = Vec::with_capacity(self.points.len() * self.replications as usize);
         for p in &self.points {
             for r in 0..self.replications {
-                v.push((p.index, r, design::derive_seed(self.master_seed, u64::from(r))));
+                v.push((
+                    p.index,
+                    r,
+                    design::derive_seed(self.master_seed, u64::from(r)),
+                ));
             }
         }
         v
@@ -67,7 +71,12 @@ impl Plan {
 
     /// A stable fingerprint of what this plan computes, to refuse resuming a different sweep.
     pub fn fingerprint(&self) -> String {
-        let text = format!("{}|{}|{}", load::to_pretty_ron(&self.base), self.replications, self.master_seed);
+        let text = format!(
+            "{}|{}|{}",
+            load::to_pretty_ron(&self.base),
+            self.replications,
+            self.master_seed
+        );
         format!("{:016x}", clustersim_engine::rng::fnv1a(&text))
     }
 }
@@ -90,29 +99,54 @@ fn ron_text(v: &Value) -> String {
 
 /// Validates every sweep point of `base` (after command-line overrides). Any invalid point
 /// stops everything before a single run starts.
-pub fn plan(base: Scenario, file: &Path, replications: Option<u32>, seed: Option<u64>) -> Result<Plan, ScenarioError> {
+pub fn plan(
+    base: Scenario,
+    file: &Path,
+    replications: Option<u32>,
+    seed: Option<u64>,
+) -> Result<Plan, ScenarioError> {
     let sweep = &base.sweep;
     let design = Design {
-        grid: sweep.grid.iter().map(|a| (a.path.clone(), a.values.iter().map(value).collect())).collect(),
+        grid: sweep
+            .grid
+            .iter()
+            .map(|a| (a.path.clone(), a.values.iter().map(value).collect()))
+            .collect(),
         zipped: sweep
             .zip
             .iter()
-            .map(|g| g.iter().map(|a| (a.path.clone(), a.values.iter().map(value).collect())).collect())
+            .map(|g| {
+                g.iter()
+                    .map(|a| (a.path.clone(), a.values.iter().map(value).collect()))
+                    .collect()
+            })
             .collect(),
         latin_hypercube: sweep.latin_hypercube.as_ref().map(|l| Lhs {
             samples: l.samples as usize,
             seed: l.seed,
-            ranges: l.ranges.iter().map(|r| (r.path.clone(), r.min, r.max, r.integer)).collect(),
+            ranges: l
+                .ranges
+                .iter()
+                .map(|r| (r.path.clone(), r.min, r.max, r.integer))
+                .collect(),
         }),
     };
     let sem = |d: Diagnostic| ScenarioError::semantic(file, vec![d]);
-    let points = design::enumerate(&design).map_err(|e| sem(Diagnostic::new("sweep", e.to_string())))?;
+    let points =
+        design::enumerate(&design).map_err(|e| sem(Diagnostic::new("sweep", e.to_string())))?;
     let replications = replications.unwrap_or(sweep.replications);
     if replications == 0 {
-        return Err(sem(Diagnostic::new("--replications", "replications must be at least 1")));
+        return Err(sem(Diagnostic::new(
+            "--replications",
+            "replications must be at least 1",
+        )));
     }
-    design::total_runs(points.len(), replications as usize).map_err(|e| sem(Diagnostic::new("sweep", e.to_string())))?;
-    let param_paths: Vec<String> = points.first().map(|p| p.assignments.iter().map(|(k, _)| k.clone()).collect()).unwrap_or_default();
+    design::total_runs(points.len(), replications as usize)
+        .map_err(|e| sem(Diagnostic::new("sweep", e.to_string())))?;
+    let param_paths: Vec<String> = points
+        .first()
+        .map(|p| p.assignments.iter().map(|(k, _)| k.clone()).collect())
+        .unwrap_or_default();
     let mut base = base;
     if let Some(s) = seed {
         base.seed = s;
@@ -120,30 +154,54 @@ pub fn plan(base: Scenario, file: &Path, replications: Option<u32>, seed: Option
     let mut planned = Vec::with_capacity(points.len());
     let mut diags = Vec::new();
     for p in points {
-        let overrides: Vec<Override> =
-            p.assignments.iter().map(|(path, v)| Override { path: path.clone(), value: ron_text(v) }).collect();
+        let overrides: Vec<Override> = p
+            .assignments
+            .iter()
+            .map(|(path, v)| Override {
+                path: path.clone(),
+                value: ron_text(v),
+            })
+            .collect();
         let raw = match apply_overrides(&base, &overrides) {
             Ok(r) => r,
             Err(e) => {
-                diags.push(Diagnostic::new(format!("sweep (point {})", p.index), e.to_string()));
+                diags.push(Diagnostic::new(
+                    format!("sweep (point {})", p.index),
+                    e.to_string(),
+                ));
                 continue;
             }
         };
         match validate::validate(&raw) {
             Ok(spec) => {
-                let kinds = spec.components.iter().map(|c| c.config.kind_name().to_owned()).collect();
+                let kinds = spec
+                    .components
+                    .iter()
+                    .map(|c| c.config.kind_name().to_owned())
+                    .collect();
                 planned.push(PlannedPoint {
                     index: p.index,
-                    params: p.assignments.iter().map(|(k, v)| (k.clone(), v.to_string())).collect(),
+                    params: p
+                        .assignments
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.to_string()))
+                        .collect(),
                     spec,
                     kinds,
                 });
             }
             Err(ds) => {
-                let at: Vec<String> = p.assignments.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                let at: Vec<String> = p
+                    .assignments
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
                 for d in ds {
                     let hint = format!("at sweep point {} ({})", p.index, at.join(", "));
-                    diags.push(Diagnostic { hint: Some(d.hint.map(|h| format!("{h}; {hint}")).unwrap_or(hint)), ..d });
+                    diags.push(Diagnostic {
+                        hint: Some(d.hint.map(|h| format!("{h}; {hint}")).unwrap_or(hint)),
+                        ..d
+                    });
                 }
             }
         }
@@ -151,7 +209,13 @@ pub fn plan(base: Scenario, file: &Path, replications: Option<u32>, seed: Option
     if !diags.is_empty() {
         return Err(ScenarioError::semantic(file, diags));
     }
-    Ok(Plan { master_seed: base.seed, base, param_paths, points: planned, replications })
+    Ok(Plan {
+        master_seed: base.seed,
+        base,
+        param_paths,
+        points: planned,
+        replications,
+    })
 }
 
 /// Runs one point with one seed. A panic inside a model becomes a failed row, so one broken
@@ -161,7 +225,14 @@ pub fn run_one(point: &PlannedPoint, replication: u32, seed: u64) -> RunResult {
     let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let sim = build::build(spec, seed).map_err(|e| e.to_string())?;
         let report = sim.run_to_report(Limits::new(SimTime::ZERO + spec.duration, spec.max_events));
-        Ok::<_, String>(result::from_report(&report, point.index, replication, seed, &point.kinds, spec.max_events))
+        Ok::<_, String>(result::from_report(
+            &report,
+            point.index,
+            replication,
+            seed,
+            &point.kinds,
+            spec.max_events,
+        ))
     }));
     let failure = match attempt {
         Ok(Ok(r)) => return r,
@@ -183,7 +254,10 @@ pub fn run_one(point: &PlannedPoint, replication: u32, seed: u64) -> RunResult {
         stop_reason: "NotRun".into(),
         digest: String::new(),
         events: 0,
-        metrics: result::RUN_METRICS.iter().map(|m| ((*m).to_owned(), f64::NAN)).collect(),
+        metrics: result::RUN_METRICS
+            .iter()
+            .map(|m| ((*m).to_owned(), f64::NAN))
+            .collect(),
         components: Vec::new(),
         timeseries: Vec::new(),
     }
@@ -219,20 +293,28 @@ pub const JOURNAL: &str = "journal.ronl";
 /// Runs every run of `plan` not already journaled, in parallel; stops starting new runs once
 /// `stop` is set (Ctrl-C), keeping everything finished.
 pub fn execute(plan: &Plan, opts: &ExecOptions, stop: &AtomicBool) -> Result<Executed> {
-    std::fs::create_dir_all(&opts.out_dir).with_context(|| format!("creating {}", opts.out_dir.display()))?;
+    std::fs::create_dir_all(&opts.out_dir)
+        .with_context(|| format!("creating {}", opts.out_dir.display()))?;
     let journal_path = opts.out_dir.join(JOURNAL);
     let header = format!("# clustersim journal v1 fingerprint={}", plan.fingerprint());
     if !opts.resume && journal_path.exists() {
-        std::fs::remove_file(&journal_path).with_context(|| format!("removing {}", journal_path.display()))?;
+        std::fs::remove_file(&journal_path)
+            .with_context(|| format!("removing {}", journal_path.display()))?;
     }
-    let (mut journal, lines) = Journal::open(&journal_path).with_context(|| format!("opening {}", journal_path.display()))?;
+    let (mut journal, lines) = Journal::open(&journal_path)
+        .with_context(|| format!("opening {}", journal_path.display()))?;
     let mut done: Vec<RunResult> = Vec::new();
     match lines.first() {
         None => journal.append(&header)?,
         Some(first) if *first == header => {
             for (n, line) in lines.iter().enumerate().skip(1) {
-                let r: RunResult = ron::from_str(line)
-                    .with_context(|| format!("{}:{}: unreadable journal entry", journal_path.display(), n + 1))?;
+                let r: RunResult = ron::from_str(line).with_context(|| {
+                    format!(
+                        "{}:{}: unreadable journal entry",
+                        journal_path.display(),
+                        n + 1
+                    )
+                })?;
                 done.push(r);
             }
         }
@@ -243,11 +325,16 @@ pub fn execute(plan: &Plan, opts: &ExecOptions, stop: &AtomicBool) -> Result<Exe
     }
     let runs = plan.runs();
     let is_done = |p: usize, r: u32| done.iter().any(|d| d.point == p && d.replication == r);
-    let todo: Vec<(usize, u32, u64)> = runs.iter().copied().filter(|&(p, r, _)| !is_done(p, r)).collect();
+    let todo: Vec<(usize, u32, u64)> = runs
+        .iter()
+        .copied()
+        .filter(|&(p, r, _)| !is_done(p, r))
+        .collect();
     let resumed = runs.len() - todo.len();
 
     let bar = if opts.progress {
-        let b = ProgressBar::with_draw_target(Some(runs.len() as u64), ProgressDrawTarget::stderr());
+        let b =
+            ProgressBar::with_draw_target(Some(runs.len() as u64), ProgressDrawTarget::stderr());
         b.set_style(
             ProgressStyle::with_template("{bar:30} {pos}/{len} runs  {per_sec}  eta {eta}  {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -272,10 +359,16 @@ pub fn execute(plan: &Plan, opts: &ExecOptions, stop: &AtomicBool) -> Result<Exe
                 Ok(line) => {
                     let mut j = journal.lock().unwrap_or_else(|e| e.into_inner());
                     if let Err(e) = j.append(&line) {
-                        errors.lock().unwrap_or_else(|e| e.into_inner()).push(e.to_string());
+                        errors
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push(e.to_string());
                     }
                 }
-                Err(e) => errors.lock().unwrap_or_else(|e| e.into_inner()).push(e.to_string()),
+                Err(e) => errors
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(e.to_string()),
             }
             if res.failure.is_some() {
                 bar.set_message(format!("{} failed", point_label(point, r)));
@@ -285,7 +378,11 @@ pub fn execute(plan: &Plan, opts: &ExecOptions, stop: &AtomicBool) -> Result<Exe
         });
     };
     match opts.threads {
-        Some(n) => rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build().context("starting worker threads")?.install(work),
+        Some(n) => rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build()
+            .context("starting worker threads")?
+            .install(work),
         None => work(),
     }
     bar.finish_and_clear();
@@ -297,7 +394,11 @@ pub fn execute(plan: &Plan, opts: &ExecOptions, stop: &AtomicBool) -> Result<Exe
     results.extend(fresh.into_inner().unwrap_or_else(|e| e.into_inner()));
     results.sort_by_key(|r| (r.point, r.replication));
     let interrupted = results.len() < runs.len();
-    Ok(Executed { results, resumed, interrupted })
+    Ok(Executed {
+        results,
+        resumed,
+        interrupted,
+    })
 }
 
 fn point_label(p: &PlannedPoint, r: u32) -> String {

@@ -584,7 +584,7 @@ mod tests {
 
     fn resolve(now: u64, (kind, raw): (u8, u64)) -> u64 {
         match kind {
-            0 => now.saturating_add(raw % 4), // same instant or next to it
+            0 => now.saturating_add(raw % 4),      // same instant or next to it
             1 => now.saturating_add(raw % 10_000), // near future
             2 => now.saturating_add(raw % (1 << 40)), // far future
             3 => raw,                              // anywhere, also before `now`

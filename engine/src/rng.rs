@@ -188,7 +188,11 @@ mod tests {
         let draws: Vec<u64> = (0..3).map(|_| rng.next_u64()).collect();
         assert_eq!(draws, GOLDEN);
     }
-    const GOLDEN: [u64; 3] = [13186948170839561181, 14683389738360753656, 5435390161132951031];
+    const GOLDEN: [u64; 3] = [
+        13186948170839561181,
+        14683389738360753656,
+        5435390161132951031,
+    ];
 
     #[test]
     fn below_and_chance_stay_in_range() {

@@ -630,7 +630,11 @@ impl<P: Protocol> Sim<P> {
     fn prefetch_upcoming(&self) {
         if let Some(dst) = self.upcoming_component() {
             let i = dst.index();
-            if let (Some(c), Some(r), Some(n)) = (self.components.get(i), self.rngs.get(i), self.comp_node.get(i)) {
+            if let (Some(c), Some(r), Some(n)) = (
+                self.components.get(i),
+                self.rngs.get(i),
+                self.comp_node.get(i),
+            ) {
                 prefetch(c);
                 prefetch(r);
                 prefetch(n);

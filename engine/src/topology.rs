@@ -27,7 +27,11 @@ impl RouteTable {
         for &(a, b, w, link) in edges {
             g.add_edge(nodes[a as usize], nodes[b as usize], (w, link));
         }
-        let mut table = RouteTable { regions, index: Vec::with_capacity(regions * regions), hop_links: Vec::new() };
+        let mut table = RouteTable {
+            regions,
+            index: Vec::with_capacity(regions * regions),
+            hop_links: Vec::new(),
+        };
         for a in 0..regions {
             for b in 0..regions {
                 let start = table.hop_links.len() as u32;
@@ -80,8 +84,14 @@ mod tests {
     use petgraph::algo::dijkstra;
     use proptest::prelude::*;
 
-    fn route_cost(t: &RouteTable, edges: &[(u32, u32, u64, u32)], a: usize, b: usize) -> Option<u64> {
-        t.hops(a, b).map(|h| h.iter().map(|&l| edges[l as usize].2).sum())
+    fn route_cost(
+        t: &RouteTable,
+        edges: &[(u32, u32, u64, u32)],
+        a: usize,
+        b: usize,
+    ) -> Option<u64> {
+        t.hops(a, b)
+            .map(|h| h.iter().map(|&l| edges[l as usize].2).sum())
     }
 
     #[test]
@@ -107,9 +117,9 @@ mod tests {
             for &(a, b, w, _) in &edges { g.add_edge(nodes[a as usize], nodes[b as usize], w); }
             for a in 0..n {
                 let dist = dijkstra(&g, nodes[a], None, |e| *e.weight());
-                for b in 0..n {
+                for (b, node_b) in nodes.iter().enumerate() {
                     if a == b { continue; }
-                    prop_assert_eq!(route_cost(&t, &edges, a, b), dist.get(&nodes[b]).copied());
+                    prop_assert_eq!(route_cost(&t, &edges, a, b), dist.get(node_b).copied());
                 }
             }
         }

@@ -47,7 +47,11 @@ pub fn load_file(path: &Path, overrides: &[overrides::Override]) -> Result<Loade
 }
 
 /// Applies overrides to a parsed scenario and validates it; `path` is used in messages.
-pub fn prepare(raw: raw::Scenario, path: &Path, overrides: &[overrides::Override]) -> Result<Loaded, ScenarioError> {
+pub fn prepare(
+    raw: raw::Scenario,
+    path: &Path,
+    overrides: &[overrides::Override],
+) -> Result<Loaded, ScenarioError> {
     let raw = if overrides.is_empty() {
         raw
     } else {

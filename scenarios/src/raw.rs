@@ -440,7 +440,11 @@ fn one_f64() -> f64 {
 
 impl Default for Mix {
     fn default() -> Self {
-        Mix { read: 1.0, write: 0.0, other: 0.0 }
+        Mix {
+            read: 1.0,
+            write: 0.0,
+            other: 0.0,
+        }
     }
 }
 
@@ -813,7 +817,12 @@ pub struct Sweep {
 
 impl Default for Sweep {
     fn default() -> Self {
-        Sweep { replications: 1, grid: Vec::new(), zip: Vec::new(), latin_hypercube: None }
+        Sweep {
+            replications: 1,
+            grid: Vec::new(),
+            zip: Vec::new(),
+            latin_hypercube: None,
+        }
     }
 }
 

@@ -128,7 +128,10 @@ fn dist<U: DistUnit>(d: &raw::Dist<U>) -> Result<Dist, String> {
             }
             Dist::mixture(built)
         }
-        raw::Dist::Shifted { offset, dist: inner } => Dist::shifted(offset.as_f64(), dist(inner)?),
+        raw::Dist::Shifted {
+            offset,
+            dist: inner,
+        } => Dist::shifted(offset.as_f64(), dist(inner)?),
     };
     r.map_err(|e| e.to_string())
 }
@@ -170,7 +173,11 @@ struct Names<'a> {
 
 impl<'a> Names<'a> {
     fn new(what: &'static str) -> Self {
-        Names { what, ids: BTreeMap::new(), order: Vec::new() }
+        Names {
+            what,
+            ids: BTreeMap::new(),
+            order: Vec::new(),
+        }
     }
     fn add(&mut self, cx: &mut Ctx, path: &str, name: &'a str) -> u32 {
         if name.is_empty() {
@@ -192,7 +199,12 @@ impl<'a> Names<'a> {
         match self.ids.get(name) {
             Some(&id) => Some(id),
             None => {
-                cx.push(Diagnostic::unknown_name(path, self.what, name, self.order.iter().copied()));
+                cx.push(Diagnostic::unknown_name(
+                    path,
+                    self.what,
+                    name,
+                    self.order.iter().copied(),
+                ));
                 None
             }
         }
@@ -201,15 +213,24 @@ impl<'a> Names<'a> {
 
 /// Resolves and checks `raw`. Returns every problem found, not just the first.
 pub fn validate(raw: &Scenario) -> Result<Spec, Vec<Diagnostic>> {
-    let mut cx = Ctx { diags: Vec::new(), default_transport: transport(raw.network.default_transport) };
+    let mut cx = Ctx {
+        diags: Vec::new(),
+        default_transport: transport(raw.network.default_transport),
+    };
     let duration = raw.duration.0;
     if duration.is_zero() {
         cx.err("duration", "the run must last longer than zero");
     }
     if raw.warmup.0 >= duration && !duration.is_zero() {
         cx.push(
-            Diagnostic::new("warmup", format!("warm-up {} is not shorter than the run ({duration})", raw.warmup.0))
-                .with_hint("shorten `warmup` or lengthen `duration`"),
+            Diagnostic::new(
+                "warmup",
+                format!(
+                    "warm-up {} is not shorter than the run ({duration})",
+                    raw.warmup.0
+                ),
+            )
+            .with_hint("shorten `warmup` or lengthen `duration`"),
         );
     }
     if raw.report_interval.0.is_zero() {
@@ -236,20 +257,29 @@ pub fn validate(raw: &Scenario) -> Result<Spec, Vec<Diagnostic>> {
         let path = format!("nodes[{i}]");
         nodes.add(&mut cx, &format!("{path}.name"), &n.name);
         let region = match &n.region {
-            Some(r) if !raw.regions.is_empty() => regions.get(&mut cx, &format!("{path}.region"), r).unwrap_or(0),
+            Some(r) if !raw.regions.is_empty() => regions
+                .get(&mut cx, &format!("{path}.region"), r)
+                .unwrap_or(0),
             Some(r) => {
                 cx.push(
-                    Diagnostic::new(format!("{path}.region"), format!("unknown region `{r}`: no regions are declared"))
-                        .with_hint("declare it in `regions: [(name: \"...\")]`"),
+                    Diagnostic::new(
+                        format!("{path}.region"),
+                        format!("unknown region `{r}`: no regions are declared"),
+                    )
+                    .with_hint("declare it in `regions: [(name: \"...\")]`"),
                 );
                 0
             }
             None => 0,
         };
         if !n.clock.drift_ppm.is_finite() || n.clock.drift_ppm.abs() > 1_000_000.0 {
-            cx.err(format!("{path}.clock.drift_ppm"), "drift must be a finite number of ppm within ±1,000,000");
+            cx.err(
+                format!("{path}.clock.drift_ppm"),
+                "drift must be a finite number of ppm within ±1,000,000",
+            );
         }
-        let offset = i128::from(n.clock.ahead.0.as_nanos()) - i128::from(n.clock.behind.0.as_nanos());
+        let offset =
+            i128::from(n.clock.ahead.0.as_nanos()) - i128::from(n.clock.behind.0.as_nanos());
         let clock = NodeClock {
             offset_ns: offset.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64,
             drift_ppb: (n.clock.drift_ppm * 1000.0).round() as i64,
@@ -268,7 +298,9 @@ pub fn validate(raw: &Scenario) -> Result<Spec, Vec<Diagnostic>> {
     let mut component_node = Vec::with_capacity(raw.components.len());
     for (i, c) in raw.components.iter().enumerate() {
         let node = match &c.node {
-            Some(n) => nodes.get(&mut cx, &format!("components[{i}].node"), n).unwrap_or(0),
+            Some(n) => nodes
+                .get(&mut cx, &format!("components[{i}].node"), n)
+                .unwrap_or(0),
             None => match nodes.ids.get(c.name.as_str()) {
                 Some(&id) => id,
                 None => {
@@ -299,7 +331,10 @@ pub fn validate(raw: &Scenario) -> Result<Spec, Vec<Diagnostic>> {
         ..NetworkConfig::default()
     };
     if net.stream.rto.0.is_zero() {
-        cx.err("network.stream.rto", "the retransmission timeout must be > 0");
+        cx.err(
+            "network.stream.rto",
+            "the retransmission timeout must be > 0",
+        );
     }
     if net.stream.rto_max.0 < net.stream.rto.0 {
         cx.err("network.stream.rto_max", "rto_max must be at least rto");
@@ -312,7 +347,9 @@ pub fn validate(raw: &Scenario) -> Result<Spec, Vec<Diagnostic>> {
     }
     for (i, ri) in net.region_internal.iter().enumerate() {
         let path = format!("network.region_internal[{i}]");
-        let r = regions.get(&mut cx, &format!("{path}.region"), &ri.region).unwrap_or(0);
+        let r = regions
+            .get(&mut cx, &format!("{path}.region"), &ri.region)
+            .unwrap_or(0);
         let spec = link(&mut cx, &format!("{path}.link"), &ri.link);
         network.region_internal.push((RegionId(r), spec));
     }
@@ -322,13 +359,18 @@ pub fn validate(raw: &Scenario) -> Result<Spec, Vec<Diagnostic>> {
         let b = regions.get(&mut cx, &format!("{path}.to"), &l.to);
         if l.from == l.to {
             cx.push(
-                Diagnostic::new(format!("{path}.to"), "a link must join two different regions")
-                    .with_hint("use `network.region_internal` for a region's own network"),
+                Diagnostic::new(
+                    format!("{path}.to"),
+                    "a link must join two different regions",
+                )
+                .with_hint("use `network.region_internal` for a region's own network"),
             );
         }
         let spec = link(&mut cx, &format!("{path}.link"), &l.link);
         if let (Some(a), Some(b)) = (a, b) {
-            network.region_links.push((RegionId(a), RegionId(b), spec, l.bidirectional));
+            network
+                .region_links
+                .push((RegionId(a), RegionId(b), spec, l.bidirectional));
         }
     }
     if let Some(l) = &net.default_inter_region {
@@ -343,13 +385,28 @@ pub fn validate(raw: &Scenario) -> Result<Spec, Vec<Diagnostic>> {
         let config = match &c.kind {
             raw::Kind::OpenLoop(o) => {
                 is_client[i] = true;
-                ComponentConfig::OpenLoopClient(open_loop(&mut cx, &components, &format!("{path}.OpenLoop"), o))
+                ComponentConfig::OpenLoopClient(open_loop(
+                    &mut cx,
+                    &components,
+                    &format!("{path}.OpenLoop"),
+                    o,
+                ))
             }
             raw::Kind::ClosedLoop(o) => {
                 is_client[i] = true;
-                ComponentConfig::ClosedLoopClient(closed_loop(&mut cx, &components, &format!("{path}.ClosedLoop"), o))
+                ComponentConfig::ClosedLoopClient(closed_loop(
+                    &mut cx,
+                    &components,
+                    &format!("{path}.ClosedLoop"),
+                    o,
+                ))
             }
-            raw::Kind::Service(s) => ComponentConfig::Service(service(&mut cx, &components, &format!("{path}.Service"), s)),
+            raw::Kind::Service(s) => ComponentConfig::Service(service(
+                &mut cx,
+                &components,
+                &format!("{path}.Service"),
+                s,
+            )),
         };
         // The plugin's own range checks: anything `build` would refuse is reported here, with
         // its path, before a run starts.
@@ -361,7 +418,11 @@ pub fn validate(raw: &Scenario) -> Result<Spec, Vec<Diagnostic>> {
             };
             cx.err(format!("{path}.{variant}.{}", e.field), e.problem.clone());
         }
-        specs.push(ComponentSpec { name: c.name.clone(), node: component_node[i], config });
+        specs.push(ComponentSpec {
+            name: c.name.clone(),
+            node: component_node[i],
+            config,
+        });
     }
     check_call_graph(&mut cx, raw, &specs, &is_client);
 
@@ -373,12 +434,19 @@ pub fn validate(raw: &Scenario) -> Result<Spec, Vec<Diagnostic>> {
         if let Some(&c) = components.ids.get(name) {
             return Some(component_node[c as usize]);
         }
-        let all = nodes
-            .order
-            .iter()
-            .copied()
-            .chain(components.order.iter().copied().filter(|c| !nodes.ids.contains_key(c)));
-        cx.push(Diagnostic::unknown_name(path, "node or component", name, all));
+        let all = nodes.order.iter().copied().chain(
+            components
+                .order
+                .iter()
+                .copied()
+                .filter(|c| !nodes.ids.contains_key(c)),
+        );
+        cx.push(Diagnostic::unknown_name(
+            path,
+            "node or component",
+            name,
+            all,
+        ));
         None
     };
     let mut faults = Vec::new();
@@ -387,8 +455,14 @@ pub fn validate(raw: &Scenario) -> Result<Spec, Vec<Diagnostic>> {
         let at = SimTime::ZERO + f.at.0;
         if f.at.0 > duration {
             cx.push(
-                Diagnostic::new(format!("faults[{i}].at"), format!("fault at {} is after the end of the run ({duration})", f.at.0))
-                    .with_hint("move it earlier or lengthen `duration`"),
+                Diagnostic::new(
+                    format!("faults[{i}].at"),
+                    format!(
+                        "fault at {} is after the end of the run ({duration})",
+                        f.at.0
+                    ),
+                )
+                .with_hint("move it earlier or lengthen `duration`"),
             );
         }
         match &f.action {
@@ -402,7 +476,10 @@ pub fn validate(raw: &Scenario) -> Result<Spec, Vec<Diagnostic>> {
                     faults.push((at, FaultAction::Restart(n)));
                 }
             }
-            raw::FaultAction::CrashFor { node, duration: down } => {
+            raw::FaultAction::CrashFor {
+                node,
+                duration: down,
+            } => {
                 if let Some(n) = node_ref(&mut cx, &format!("{path}.CrashFor.node"), node) {
                     faults.push((at, FaultAction::Crash(n)));
                     faults.push((at + down.0, FaultAction::Restart(n)));
@@ -410,16 +487,32 @@ pub fn validate(raw: &Scenario) -> Result<Spec, Vec<Diagnostic>> {
             }
             raw::FaultAction::Pause { node, duration: d } => {
                 if let Some(n) = node_ref(&mut cx, &format!("{path}.Pause.node"), node) {
-                    faults.push((at, FaultAction::Pause { node: n, duration: d.0 }));
+                    faults.push((
+                        at,
+                        FaultAction::Pause {
+                            node: n,
+                            duration: d.0,
+                        },
+                    ));
                 }
             }
             raw::FaultAction::Slowdown { node, factor } => {
                 if !(factor.is_finite() && *factor > 0.0 && *factor <= 1_000_000.0) {
-                    cx.err(format!("{path}.Slowdown.factor"), format!("slowdown factor {factor} must be > 0 (1 = normal speed)"));
+                    cx.err(
+                        format!("{path}.Slowdown.factor"),
+                        format!("slowdown factor {factor} must be > 0 (1 = normal speed)"),
+                    );
                 }
                 if let Some(n) = node_ref(&mut cx, &format!("{path}.Slowdown.node"), node) {
-                    let factor_permille = (factor * 1000.0).round().clamp(1.0, u32::MAX as f64) as u32;
-                    faults.push((at, FaultAction::Slowdown { node: n, factor_permille }));
+                    let factor_permille =
+                        (factor * 1000.0).round().clamp(1.0, u32::MAX as f64) as u32;
+                    faults.push((
+                        at,
+                        FaultAction::Slowdown {
+                            node: n,
+                            factor_permille,
+                        },
+                    ));
                 }
             }
             raw::FaultAction::Partition { groups } => {
@@ -452,7 +545,10 @@ pub fn validate(raw: &Scenario) -> Result<Spec, Vec<Diagnostic>> {
                         let p = format!("{path}.PartitionRegions.groups[{g}][{m}]");
                         if let Some(r) = regions.get(&mut cx, &p, name) {
                             if !seen.insert(r) {
-                                cx.err(p, format!("region `{name}` is listed twice in this partition"));
+                                cx.err(
+                                    p,
+                                    format!("region `{name}` is listed twice in this partition"),
+                                );
                             }
                             group.push(RegionId(r));
                         }
@@ -469,23 +565,56 @@ pub fn validate(raw: &Scenario) -> Result<Spec, Vec<Diagnostic>> {
                 }
             }
             raw::FaultAction::Heal => faults.push((at, FaultAction::Heal)),
-            raw::FaultAction::DegradeLink { from, to, extra_latency, extra_loss } => {
-                let a = regions_or_default(&mut cx, &regions, &raw.regions, &format!("{path}.DegradeLink.from"), from);
-                let b = regions_or_default(&mut cx, &regions, &raw.regions, &format!("{path}.DegradeLink.to"), to);
+            raw::FaultAction::DegradeLink {
+                from,
+                to,
+                extra_latency,
+                extra_loss,
+            } => {
+                let a = regions_or_default(
+                    &mut cx,
+                    &regions,
+                    &raw.regions,
+                    &format!("{path}.DegradeLink.from"),
+                    from,
+                );
+                let b = regions_or_default(
+                    &mut cx,
+                    &regions,
+                    &raw.regions,
+                    &format!("{path}.DegradeLink.to"),
+                    to,
+                );
                 if let (Some(a), Some(b)) = (a, b) {
-                    if a != b && !network.region_links.iter().any(|(x, y, _, both)| (x.0 == a && y.0 == b) || (*both && x.0 == b && y.0 == a)) {
+                    if a != b
+                        && !network.region_links.iter().any(|(x, y, _, both)| {
+                            (x.0 == a && y.0 == b) || (*both && x.0 == b && y.0 == a)
+                        })
+                    {
                         cx.push(
-                            Diagnostic::new(format!("{path}.DegradeLink"), format!("there is no link from `{from}` to `{to}` to degrade"))
-                                .with_hint("declare it in `network.links`"),
+                            Diagnostic::new(
+                                format!("{path}.DegradeLink"),
+                                format!("there is no link from `{from}` to `{to}` to degrade"),
+                            )
+                            .with_hint("declare it in `network.links`"),
                         );
                     }
                     faults.push((
                         at,
-                        FaultAction::DegradeLink { from: RegionId(a), to: RegionId(b), extra_latency: extra_latency.0, extra_loss: extra_loss.value() },
+                        FaultAction::DegradeLink {
+                            from: RegionId(a),
+                            to: RegionId(b),
+                            extra_latency: extra_latency.0,
+                            extra_loss: extra_loss.value(),
+                        },
                     ));
                 }
             }
-            raw::FaultAction::ClockStep { node, ahead, behind } => {
+            raw::FaultAction::ClockStep {
+                node,
+                ahead,
+                behind,
+            } => {
                 if let Some(n) = node_ref(&mut cx, &format!("{path}.ClockStep.node"), node) {
                     let delta = i128::from(ahead.0.as_nanos()) - i128::from(behind.0.as_nanos());
                     let delta_ns = delta.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
@@ -506,10 +635,21 @@ pub fn validate(raw: &Scenario) -> Result<Spec, Vec<Diagnostic>> {
                     cx.err(format!("{path}.NodeFailures.mttr"), "mttr must be > 0");
                 }
                 if let Some(n) = node_ref(&mut cx, &format!("{path}.NodeFailures.node"), node) {
-                    random_faults.push((format!("failures/{node}"), RandomFaults::NodeFailures { node: n, mtbf: mtbf.0, mttr: mttr.0 }));
+                    random_faults.push((
+                        format!("failures/{node}"),
+                        RandomFaults::NodeFailures {
+                            node: n,
+                            mtbf: mtbf.0,
+                            mttr: mttr.0,
+                        },
+                    ));
                 }
             }
-            raw::RandomFault::Isolations { nodes: list, mean_interval, mean_duration } => {
+            raw::RandomFault::Isolations {
+                nodes: list,
+                mean_interval,
+                mean_duration,
+            } => {
                 if list.is_empty() {
                     cx.err(format!("{path}.Isolations.nodes"), "list at least one node");
                 }
@@ -519,11 +659,17 @@ pub fn validate(raw: &Scenario) -> Result<Spec, Vec<Diagnostic>> {
                 let resolved: Vec<NodeId> = list
                     .iter()
                     .enumerate()
-                    .filter_map(|(m, n)| node_ref(&mut cx, &format!("{path}.Isolations.nodes[{m}]"), n))
+                    .filter_map(|(m, n)| {
+                        node_ref(&mut cx, &format!("{path}.Isolations.nodes[{m}]"), n)
+                    })
                     .collect();
                 random_faults.push((
                     format!("isolations/{i}"),
-                    RandomFaults::Isolations { nodes: resolved, mean_interval: mean_interval.0, mean_duration: mean_duration.0 },
+                    RandomFaults::Isolations {
+                        nodes: resolved,
+                        mean_interval: mean_interval.0,
+                        mean_duration: mean_duration.0,
+                    },
                 ));
             }
         }
@@ -552,7 +698,13 @@ pub fn validate(raw: &Scenario) -> Result<Spec, Vec<Diagnostic>> {
     })
 }
 
-fn regions_or_default(cx: &mut Ctx, regions: &Names<'_>, declared: &[raw::Region], path: &str, name: &str) -> Option<u32> {
+fn regions_or_default(
+    cx: &mut Ctx,
+    regions: &Names<'_>,
+    declared: &[raw::Region],
+    path: &str,
+    name: &str,
+) -> Option<u32> {
     if declared.is_empty() && name == "default" {
         return Some(0);
     }
@@ -568,41 +720,68 @@ fn target(cx: &mut Ctx, components: &Names<'_>, path: &str, name: &str) -> Compo
 fn mix(cx: &mut Ctx, path: &str, m: &raw::Mix) -> workload::OpMix {
     for (field, w) in [("read", m.read), ("write", m.write), ("other", m.other)] {
         if !(w.is_finite() && w >= 0.0) {
-            cx.err(format!("{path}.{field}"), format!("weight {w} must be a finite number ≥ 0"));
+            cx.err(
+                format!("{path}.{field}"),
+                format!("weight {w} must be a finite number ≥ 0"),
+            );
         }
     }
     if m.read + m.write + m.other <= 0.0 || (m.read + m.write + m.other).is_nan() {
         cx.err(path, "at least one mix weight must be > 0");
     }
-    workload::OpMix { read: m.read, write: m.write, other: m.other }
+    workload::OpMix {
+        read: m.read,
+        write: m.write,
+        other: m.other,
+    }
 }
 
 fn keys(cx: &mut Ctx, path: &str, k: &raw::Keys) -> workload::KeyDist {
     match k {
         raw::Keys::Uniform { keys } => {
             if *keys == 0 {
-                cx.err(format!("{path}.Uniform.keys"), "there must be at least one key");
+                cx.err(
+                    format!("{path}.Uniform.keys"),
+                    "there must be at least one key",
+                );
             }
-            workload::KeyDist::Uniform { keys: (*keys).max(1) }
+            workload::KeyDist::Uniform {
+                keys: (*keys).max(1),
+            }
         }
         raw::Keys::Zipf { keys, exponent } => {
             if *keys == 0 {
-                cx.err(format!("{path}.Zipf.keys"), "there must be at least one key");
+                cx.err(
+                    format!("{path}.Zipf.keys"),
+                    "there must be at least one key",
+                );
             }
             if !(exponent.is_finite() && *exponent > 0.0) {
-                cx.err(format!("{path}.Zipf.exponent"), format!("exponent {exponent} must be > 0 (about 1 for web workloads)"));
+                cx.err(
+                    format!("{path}.Zipf.exponent"),
+                    format!("exponent {exponent} must be > 0 (about 1 for web workloads)"),
+                );
             }
-            workload::KeyDist::Zipf { keys: (*keys).max(1), exponent: if *exponent > 0.0 { *exponent } else { 1.0 } }
+            workload::KeyDist::Zipf {
+                keys: (*keys).max(1),
+                exponent: if *exponent > 0.0 { *exponent } else { 1.0 },
+            }
         }
     }
 }
 
 fn retry(cx: &mut Ctx, path: &str, r: &raw::Retry) -> workload::RetryPolicy {
     if !(r.multiplier.is_finite() && r.multiplier >= 1.0) {
-        cx.err(format!("{path}.multiplier"), format!("backoff multiplier {} must be ≥ 1", r.multiplier));
+        cx.err(
+            format!("{path}.multiplier"),
+            format!("backoff multiplier {} must be ≥ 1", r.multiplier),
+        );
     }
     if r.max_backoff.0 < r.backoff.0 {
-        cx.err(format!("{path}.max_backoff"), "max_backoff must be at least backoff");
+        cx.err(
+            format!("{path}.max_backoff"),
+            "max_backoff must be at least backoff",
+        );
     }
     workload::RetryPolicy {
         max_retries: r.max_retries,
@@ -626,25 +805,52 @@ fn timeout(cx: &mut Ctx, path: &str, t: Option<Duration>) -> Option<SimDuration>
     t.map(|d| d.0)
 }
 
-fn open_loop(cx: &mut Ctx, components: &Names<'_>, path: &str, o: &raw::OpenLoop) -> workload::OpenLoopConfig {
+fn open_loop(
+    cx: &mut Ctx,
+    components: &Names<'_>,
+    path: &str,
+    o: &raw::OpenLoop,
+) -> workload::OpenLoopConfig {
     let mut modulation = Vec::new();
     for (i, m) in o.modulation.iter().enumerate() {
         let p = format!("{path}.modulation[{i}]");
         match m {
-            raw::Modulation::Spike { start, duration, multiplier } => {
+            raw::Modulation::Spike {
+                start,
+                duration,
+                multiplier,
+            } => {
                 if !(multiplier.is_finite() && *multiplier > 0.0) {
-                    cx.err(format!("{p}.Spike.multiplier"), "a spike multiplier must be > 0");
+                    cx.err(
+                        format!("{p}.Spike.multiplier"),
+                        "a spike multiplier must be > 0",
+                    );
                 }
-                modulation.push(workload::RateModulation::Spike { start: start.0, duration: duration.0, multiplier: *multiplier });
+                modulation.push(workload::RateModulation::Spike {
+                    start: start.0,
+                    duration: duration.0,
+                    multiplier: *multiplier,
+                });
             }
-            raw::Modulation::Diurnal { period, amplitude, peak_at } => {
+            raw::Modulation::Diurnal {
+                period,
+                amplitude,
+                peak_at,
+            } => {
                 if period.0.is_zero() {
                     cx.err(format!("{p}.Diurnal.period"), "the period must be > 0");
                 }
                 if !(0.0..=1.0).contains(amplitude) {
-                    cx.err(format!("{p}.Diurnal.amplitude"), format!("amplitude {amplitude} must be in [0, 1]"));
+                    cx.err(
+                        format!("{p}.Diurnal.amplitude"),
+                        format!("amplitude {amplitude} must be in [0, 1]"),
+                    );
                 }
-                modulation.push(workload::RateModulation::Diurnal { period: period.0, amplitude: *amplitude, peak_at: peak_at.0 });
+                modulation.push(workload::RateModulation::Diurnal {
+                    period: period.0,
+                    amplitude: *amplitude,
+                    peak_at: peak_at.0,
+                });
             }
         }
     }
@@ -667,9 +873,17 @@ fn open_loop(cx: &mut Ctx, components: &Names<'_>, path: &str, o: &raw::OpenLoop
     }
 }
 
-fn closed_loop(cx: &mut Ctx, components: &Names<'_>, path: &str, o: &raw::ClosedLoop) -> workload::ClosedLoopConfig {
+fn closed_loop(
+    cx: &mut Ctx,
+    components: &Names<'_>,
+    path: &str,
+    o: &raw::ClosedLoop,
+) -> workload::ClosedLoopConfig {
     if o.users == 0 {
-        cx.err(format!("{path}.users"), "a closed loop needs at least one user");
+        cx.err(
+            format!("{path}.users"),
+            "a closed loop needs at least one user",
+        );
     }
     workload::ClosedLoopConfig {
         target: target(cx, components, &format!("{path}.target"), &o.target),
@@ -685,19 +899,35 @@ fn closed_loop(cx: &mut Ctx, components: &Names<'_>, path: &str, o: &raw::Closed
     }
 }
 
-fn service(cx: &mut Ctx, components: &Names<'_>, path: &str, s: &raw::Service) -> service::ServiceConfig {
+fn service(
+    cx: &mut Ctx,
+    components: &Names<'_>,
+    path: &str,
+    s: &raw::Service,
+) -> service::ServiceConfig {
     if s.instances == 0 {
-        cx.err(format!("{path}.instances"), "a service needs at least one instance");
+        cx.err(
+            format!("{path}.instances"),
+            "a service needs at least one instance",
+        );
     }
     if s.workers == 0 {
-        cx.err(format!("{path}.workers"), "a service needs at least one worker per instance");
+        cx.err(
+            format!("{path}.workers"),
+            "a service needs at least one worker per instance",
+        );
     }
     let calls = s
         .calls
         .iter()
         .enumerate()
         .map(|(i, c)| service::Call {
-            target: target(cx, components, &format!("{path}.calls[{i}].target"), &c.target),
+            target: target(
+                cx,
+                components,
+                &format!("{path}.calls[{i}].target"),
+                &c.target,
+            ),
             probability: c.probability.value(),
             op: c.op.map(op),
         })
@@ -762,7 +992,10 @@ fn check_call_graph(cx: &mut Ctx, raw: &Scenario, specs: &[ComponentSpec], is_cl
         cx.push(
             Diagnostic::new(
                 format!("components[{start}].kind"),
-                format!("the call graph has a cycle through `{}`", raw.components[start].name),
+                format!(
+                    "the call graph has a cycle through `{}`",
+                    raw.components[start].name
+                ),
             )
             .with_hint("a request is a tree of calls: remove the call that leads back"),
         );
