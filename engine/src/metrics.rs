@@ -10,7 +10,7 @@
 //! window lies in the warm-up.
 //!
 //! **Histograms** are `hdrhistogram` with bounded memory whatever the run length: totals keep 3
-//! significant digits (0.1 % relative error), windows 2 (1 %). Values above the highest trackable
+//! significant digits (0.1 % relative error), windows too. Values above the highest trackable
 //! value (1 hour in nanoseconds by default) are clamped to it and counted in `clamped`.
 
 use hdrhistogram::Histogram;
@@ -273,7 +273,7 @@ impl Recorder {
             SeriesKind::Histogram,
             State::Histogram {
                 total: new_hist(3),
-                window: new_hist(2),
+                window: new_hist(3),
                 clamped: 0,
             },
         )
@@ -346,9 +346,19 @@ impl Recorder {
             } else {
                 value
             };
-            window.saturating_record(v);
-            if now >= warmup_end {
-                total.saturating_record(v);
+            // One record per value: while windows are on, a window that starts after the
+            // warm-up is merged into the total when it closes (same precision, so the merge is
+            // an element-wise add); only the window straddling the warm-up end, or a run
+            // without windows, records into the total directly.
+            if self.interval.is_none() {
+                if now >= warmup_end {
+                    total.saturating_record(v);
+                }
+            } else {
+                window.saturating_record(v);
+                if now >= warmup_end && self.window_start < warmup_end {
+                    total.saturating_record(v);
+                }
             }
         }
     }
@@ -390,7 +400,11 @@ impl Recorder {
                     g.window_max = g.value;
                     v
                 }
-                State::Histogram { window, .. } => {
+                State::Histogram { window, total, .. } => {
+                    if start >= warmup_end {
+                        // Same bounds and precision: `add` cannot fail.
+                        let _ = total.add(&**window);
+                    }
                     let v = WindowValue::Histogram {
                         count: window.len(),
                         mean: if window.is_empty() {
