@@ -115,6 +115,11 @@ pub const COMPONENT_METRICS: &[&str] = &[
     "drops_crashed",
     "drops_queue_full",
     "drops_no_route",
+    "imbalance",
+    "hit_ratio",
+    "stale_hits",
+    "evictions",
+    "backend_requests",
 ];
 
 const NS_PER_MS: f64 = 1e6;
@@ -161,6 +166,31 @@ impl View<'_> {
             SeriesTotal::Histogram { hist, .. } => Some(hist.as_ref()),
             _ => None,
         })
+    }
+}
+
+/// Load balancers: max ÷ mean of the `to_backend_<i>` counters (requests forwarded per
+/// backend; 1 = perfectly even). NaN for components without them or with no traffic.
+fn imbalance(view: &View<'_>, id: ComponentId) -> f64 {
+    let (mut max, mut sum, mut n) = (0.0f64, 0.0, 0u32);
+    while let Some(c) = view.counter(id, &format!("to_backend_{n}")) {
+        max = max.max(c);
+        sum += c;
+        n += 1;
+    }
+    if n == 0 || sum <= 0.0 {
+        f64::NAN
+    } else {
+        max / (sum / f64::from(n))
+    }
+}
+
+/// Caches: `hits / (hits + misses)` over the measured window. NaN for components without
+/// these counters or without reads.
+fn cache_hit_ratio(view: &View<'_>, id: ComponentId) -> f64 {
+    match (view.counter(id, "hits"), view.counter(id, "misses")) {
+        (Some(h), Some(m)) if h + m > 0.0 => h / (h + m),
+        _ => f64::NAN,
     }
 }
 
@@ -288,6 +318,21 @@ pub fn from_report(
                 drops[DropCause::QueueFull.index()] as f64,
             ),
             ("drops_no_route", drops[DropCause::NoRoute.index()] as f64),
+            ("imbalance", imbalance(&view, id)),
+            // Caches and proxies (empty for other kinds).
+            ("hit_ratio", cache_hit_ratio(&view, id)),
+            (
+                "stale_hits",
+                view.counter(id, "stale_hits").unwrap_or(f64::NAN),
+            ),
+            (
+                "evictions",
+                view.counter(id, "evictions").unwrap_or(f64::NAN),
+            ),
+            (
+                "backend_requests",
+                view.counter(id, "backend_requests").unwrap_or(f64::NAN),
+            ),
         ];
         debug_assert_eq!(values.len(), COMPONENT_METRICS.len());
         components.push(ComponentRow {

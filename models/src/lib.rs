@@ -57,7 +57,10 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod cache;
+pub mod comm;
 mod error;
+pub mod load_balancer;
 pub mod msg;
 pub mod queueing;
 pub mod registry;

@@ -21,7 +21,7 @@
 
 use clustersim_engine::{StableHash, StableHasher};
 
-use crate::{service, workload};
+use crate::{cache, comm, load_balancer, service, workload};
 
 /// Every message a model can send.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,6 +30,21 @@ pub enum Msg {
     Request(Request),
     /// The answer to a [`Request`], echoing its id.
     Response(Response),
+    /// A health-check probe (load balancer → backend, or VIP → load balancer). A component
+    /// that is up answers with [`Msg::ProbeReply`] carrying the same `seq`; a crashed one
+    /// cannot answer, which is what the prober detects.
+    Probe {
+        /// Chosen by the prober, echoed in the reply.
+        seq: u64,
+    },
+    /// The answer to a [`Msg::Probe`].
+    ProbeReply {
+        /// The probe's `seq`.
+        seq: u64,
+    },
+    /// Communication-style traffic: connection setup, push, polling, peer frames, media
+    /// chunks ([`crate::comm`]).
+    Comm(comm::Msg),
 }
 
 /// A generic request.
@@ -45,6 +60,11 @@ pub struct Request {
     pub key: u64,
     /// Payload size in bytes (also the wire size the sender declares to the network).
     pub size_bytes: u32,
+    /// The end user (client address) the request is made for, within the client component
+    /// that started it: open-loop clients draw it uniformly from their `clients` population,
+    /// closed-loop clients use the user index. Intermediaries (load balancers, services making
+    /// downstream calls) pass it on unchanged; layer-4 load balancers hash it (`IpHash`).
+    pub client: u32,
 }
 
 /// The kind of operation a [`Request`] asks for.
@@ -67,6 +87,12 @@ pub struct Response {
     pub status: Status,
     /// Payload size in bytes (also the wire size declared to the network).
     pub size_bytes: u32,
+    /// Version of the key's value this response reflects; 0 = unversioned (the default for
+    /// every component that does not track versions). A versioned store (a service with
+    /// `versioned: true`) stamps the write time of the key's current value in nanoseconds of
+    /// simulated time, strictly increasing per key, so a larger version is a newer value and
+    /// the version doubles as the write time ([`crate::cache`] uses both to count stale hits).
+    pub version: u64,
 }
 
 /// The outcome carried by a [`Response`].
@@ -91,6 +117,12 @@ pub enum Timer {
     Client(workload::Timer),
     /// Timers of the service model ([`crate::service`]).
     Service(service::Timer),
+    /// Timers of the load balancer ([`crate::load_balancer`]).
+    Lb(load_balancer::Timer),
+    /// Timers of the cache ([`crate::cache`]).
+    Cache(cache::Timer),
+    /// Timers of the communication components ([`crate::comm`]).
+    Comm(comm::Timer),
 }
 
 const _: () = assert!(size_of::<Msg>() <= 48);
@@ -158,6 +190,7 @@ impl StableHash for Request {
         self.op.stable_hash(h);
         h.write_u64(self.key);
         h.write_u64(u64::from(self.size_bytes));
+        h.write_u64(u64::from(self.client));
     }
 }
 
@@ -166,6 +199,10 @@ impl StableHash for Response {
         h.write_u64(self.id);
         self.status.stable_hash(h);
         h.write_u64(u64::from(self.size_bytes));
+        // Hashed only when set, so traces of unversioned models keep their digests.
+        if self.version != 0 {
+            h.write_u64(self.version);
+        }
     }
 }
 
@@ -180,6 +217,18 @@ impl StableHash for Msg {
                 h.write_u64(1);
                 r.stable_hash(h);
             }
+            Msg::Probe { seq } => {
+                h.write_u64(2);
+                h.write_u64(*seq);
+            }
+            Msg::ProbeReply { seq } => {
+                h.write_u64(3);
+                h.write_u64(*seq);
+            }
+            Msg::Comm(m) => {
+                h.write_u64(100);
+                m.stable_hash(h);
+            }
         }
     }
 }
@@ -193,6 +242,18 @@ impl StableHash for Timer {
             }
             Timer::Service(t) => {
                 h.write_u64(1);
+                t.stable_hash(h);
+            }
+            Timer::Lb(t) => {
+                h.write_u64(2);
+                t.stable_hash(h);
+            }
+            Timer::Cache(t) => {
+                h.write_u64(3);
+                t.stable_hash(h);
+            }
+            Timer::Comm(t) => {
+                h.write_u64(100);
                 t.stable_hash(h);
             }
         }
@@ -223,6 +284,18 @@ impl From<service::Timer> for Timer {
     }
 }
 
+impl From<load_balancer::Timer> for Timer {
+    fn from(t: load_balancer::Timer) -> Timer {
+        Timer::Lb(t)
+    }
+}
+
+impl From<cache::Timer> for Timer {
+    fn from(t: cache::Timer) -> Timer {
+        Timer::Cache(t)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,6 +313,7 @@ mod tests {
             op: Op::Read,
             key: 7,
             size_bytes: 100,
+            client: 3,
         };
         let a = Msg::Request(req);
         let b = Msg::Request(Request {
@@ -250,11 +324,13 @@ mod tests {
             id: 1,
             status: Status::Ok,
             size_bytes: 100,
+            version: 0,
         });
         let d = Msg::Response(Response {
             id: 1,
             status: Status::Error,
             size_bytes: 100,
+            version: 0,
         });
         let hs = [digest(&a), digest(&b), digest(&c), digest(&d)];
         for i in 0..hs.len() {

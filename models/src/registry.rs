@@ -6,7 +6,10 @@
 use clustersim_engine::{Component, ComponentId, Recorder};
 
 use crate::Cluster;
+use crate::cache::{Cache, CacheConfig};
+use crate::comm::CommConfig;
 use crate::error::ConfigError;
+use crate::load_balancer::{LoadBalancer, LoadBalancerConfig};
 use crate::service::{Service, ServiceConfig};
 use crate::workload::{ClosedLoopClient, ClosedLoopConfig, OpenLoopClient, OpenLoopConfig};
 
@@ -19,6 +22,13 @@ pub enum ComponentConfig {
     ClosedLoopClient(ClosedLoopConfig),
     /// A service ([`crate::service::Service`]).
     Service(ServiceConfig),
+    /// A load balancer ([`crate::load_balancer::LoadBalancer`]).
+    LoadBalancer(LoadBalancerConfig),
+    /// A cache, CDN edge, reverse or forward proxy ([`crate::cache::Cache`]).
+    Cache(CacheConfig),
+    /// A communication-style component: push gateway and clients, polling, peers, relay,
+    /// live media ([`crate::comm`]).
+    Comm(CommConfig),
 }
 
 impl ComponentConfig {
@@ -37,6 +47,17 @@ impl ComponentConfig {
                 }
                 out
             }
+            ComponentConfig::LoadBalancer(c) => c.targets(),
+            ComponentConfig::Cache(c) => {
+                let mut out: Vec<ComponentId> = Vec::with_capacity(c.backends.len());
+                for b in &c.backends {
+                    if !out.contains(b) {
+                        out.push(*b);
+                    }
+                }
+                out
+            }
+            ComponentConfig::Comm(c) => c.targets(),
         }
     }
 
@@ -46,6 +67,9 @@ impl ComponentConfig {
             ComponentConfig::OpenLoopClient(_) => "open_loop_client",
             ComponentConfig::ClosedLoopClient(_) => "closed_loop_client",
             ComponentConfig::Service(_) => "service",
+            ComponentConfig::LoadBalancer(_) => "load_balancer",
+            ComponentConfig::Cache(c) => c.kind_name(),
+            ComponentConfig::Comm(c) => c.kind_name(),
         }
     }
 
@@ -53,7 +77,9 @@ impl ComponentConfig {
     pub fn is_client(&self) -> bool {
         match self {
             ComponentConfig::OpenLoopClient(_) | ComponentConfig::ClosedLoopClient(_) => true,
-            ComponentConfig::Service(_) => false,
+            ComponentConfig::Service(_) | ComponentConfig::LoadBalancer(_) => false,
+            ComponentConfig::Cache(_) => false,
+            ComponentConfig::Comm(c) => c.is_client(),
         }
     }
 
@@ -64,6 +90,9 @@ impl ComponentConfig {
             ComponentConfig::OpenLoopClient(c) => c.validate(),
             ComponentConfig::ClosedLoopClient(c) => c.validate(),
             ComponentConfig::Service(c) => c.validate(),
+            ComponentConfig::LoadBalancer(c) => c.validate(),
+            ComponentConfig::Cache(c) => c.validate(),
+            ComponentConfig::Comm(c) => c.validate(),
         }
     }
 }
@@ -82,6 +111,9 @@ pub fn build(
         ComponentConfig::OpenLoopClient(c) => Box::new(OpenLoopClient::new(c, me, metrics)),
         ComponentConfig::ClosedLoopClient(c) => Box::new(ClosedLoopClient::new(c, me, metrics)),
         ComponentConfig::Service(c) => Box::new(Service::new(c, me, metrics)),
+        ComponentConfig::LoadBalancer(c) => Box::new(LoadBalancer::new(c, me, metrics)),
+        ComponentConfig::Cache(c) => Box::new(Cache::new(c, me, metrics)),
+        ComponentConfig::Comm(c) => c.build(me, metrics),
     }
 }
 

@@ -370,6 +370,34 @@ pub enum Kind {
     ClosedLoop(ClosedLoop),
     /// A service modelled as queues and workers.
     Service(Service),
+    /// A load balancer in front of backends (services, or other balancers).
+    LoadBalancer(LoadBalancer),
+    /// A cache (or CDN edge) in front of backends; `capacity` is required.
+    Cache(Cache),
+    /// A reverse proxy: one address for a pool of backends (round robin), caching if given a
+    /// `capacity`.
+    ReverseProxy(Cache),
+    /// A forward proxy on the clients' side: shared cache if given a `capacity`, deny list.
+    ForwardProxy(Cache),
+    /// Emits notification events to push gateways and poll servers ([`Publisher`]).
+    Publisher(Publisher),
+    /// Holds persistent (WebSocket-like) connections and pushes events ([`PushGateway`]).
+    PushGateway(PushGateway),
+    /// A subscriber holding a connection to a push gateway ([`PushClient`]).
+    PushClient(PushClient),
+    /// Answers HTTP polls from a log of recent events ([`PollServer`]).
+    PollServer(PollServer),
+    /// Polls a poll server every `interval` ([`PollClient`]).
+    PollClient(PollClient),
+    /// Sends frames to another peer, directly or through a relay ([`Peer`]).
+    Peer(Peer),
+    /// A TURN-like relay forwarding peers' frames ([`Relay`]).
+    Relay(Relay),
+    /// Live media: one chunk per frame, never retransmitted by the model ([`MediaSource`]).
+    MediaSource(MediaSource),
+    /// Plays media chunks out after a delay; counts on-time, late and lost chunks
+    /// ([`MediaClient`]).
+    MediaClient(MediaClient),
 }
 
 /// Operation of a request.
@@ -567,6 +595,24 @@ pub struct OpenLoop {
     /// Transport. Default: the network's default.
     #[serde(default)]
     pub transport: Option<Transport>,
+    /// End-user population: each request carries a client id drawn uniformly from
+    /// `0..clients` (what `IpHash` load balancing hashes). Default 1000.
+    #[serde(default = "thousand_u32")]
+    pub clients: u32,
+    /// Geo routing, as a DNS answering with the closest edge: when non-empty, requests go to
+    /// whichever of `target` and these components is nearest — lowest mean one-way latency
+    /// from this client's region to the component's region along the network's routes —
+    /// resolved once at validation (ties: `target`, then list order). Default: none.
+    #[serde(default)]
+    pub nearest_of: Vec<String>,
+    /// Connection reuse: `KeepAlive`, or `PerRequest(handshake_rtts: 2)` (a new connection
+    /// per attempt, paying that many setup round trips first). Default `KeepAlive`.
+    #[serde(default)]
+    pub connection: Connection,
+}
+
+fn thousand_u32() -> u32 {
+    1000
 }
 
 /// Closed-loop client parameters.
@@ -601,6 +647,16 @@ pub struct ClosedLoop {
     /// Transport. Default: the network's default.
     #[serde(default)]
     pub transport: Option<Transport>,
+    /// Geo routing, as a DNS answering with the closest edge: when non-empty, requests go to
+    /// whichever of `target` and these components is nearest — lowest mean one-way latency
+    /// from this client's region to the component's region along the network's routes —
+    /// resolved once at validation (ties: `target`, then list order). Default: none.
+    #[serde(default)]
+    pub nearest_of: Vec<String>,
+    /// Connection reuse: `KeepAlive`, or `PerRequest(handshake_rtts: 2)` (a new connection
+    /// per attempt, paying that many setup round trips first). Default `KeepAlive`.
+    #[serde(default)]
+    pub connection: Connection,
 }
 
 /// How a multi-instance service picks an instance.
@@ -681,6 +737,204 @@ pub struct Service {
     /// Transport for calls and responses. Default: the network's default.
     #[serde(default)]
     pub transport: Option<Transport>,
+    /// A versioned store: writes bump the key's version and every response carries it (the
+    /// source of truth caches compare against). Default `false`.
+    #[serde(default)]
+    pub versioned: bool,
+}
+
+/// Load-balancing algorithm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+pub enum LbPolicy {
+    /// Healthy backends in turn.
+    RoundRobin,
+    /// Smooth weighted round robin: exact weight proportions.
+    WeightedRoundRobin,
+    /// Consistent hash of the end user (client id): sticky sessions.
+    IpHash,
+    /// Fewest active requests.
+    LeastConnections,
+    /// Lowest active requests ÷ weight.
+    WeightedLeastConnections,
+    /// Lowest (active + 1) × time-to-first-byte EWMA.
+    LeastResponseTime,
+    /// Uniformly random.
+    Random,
+    /// Best of two random backends (fewer active requests).
+    PowerOfTwoChoices,
+    /// Consistent hash of the request key (layer 7 only).
+    KeyHash,
+    /// First healthy backend in list order (active-passive).
+    Failover,
+}
+
+fn lb_round_robin() -> LbPolicy {
+    LbPolicy::RoundRobin
+}
+
+/// What a load balancer may route on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+pub enum LbLayer {
+    /// Connection level: the end user only.
+    L4,
+    /// Application level: may read the request key.
+    L7,
+}
+
+fn lb_l4() -> LbLayer {
+    LbLayer::L4
+}
+
+/// One backend of a load balancer.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LbBackend {
+    /// Component requests are forwarded to.
+    pub target: String,
+    /// Relative capacity for the weighted policies (≥ 1). Default 1.
+    #[serde(default = "one_u32")]
+    pub weight: u32,
+}
+
+/// Active health checks of a load balancer's backends.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LbHealth {
+    /// Time between probes of one backend. Default `"1s"`.
+    #[serde(default = "one_second")]
+    pub interval: Duration,
+    /// Wait for a probe reply (≤ interval). Default `"500ms"`.
+    #[serde(default = "half_second")]
+    pub timeout: Duration,
+    /// Consecutive failures that mark a backend down. Default 3.
+    #[serde(default = "three_u32")]
+    pub unhealthy_threshold: u32,
+    /// Consecutive successes that mark it up again. Default 2.
+    #[serde(default = "two_u32")]
+    pub healthy_threshold: u32,
+    /// Count failed real requests (send failures, backend timeouts) as failures too.
+    /// Default `true`.
+    #[serde(default = "yes")]
+    pub passive: bool,
+}
+
+fn half_second() -> Duration {
+    Duration(clustersim_engine::SimDuration::from_millis(500))
+}
+fn three_u32() -> u32 {
+    3
+}
+fn two_u32() -> u32 {
+    2
+}
+
+/// Load balancer parameters.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadBalancer {
+    /// The backends, e.g. `[(target: "app1"), (target: "app2", weight: 2)]`.
+    pub backends: Vec<LbBackend>,
+    /// Algorithm. Default `RoundRobin`.
+    #[serde(default = "lb_round_robin")]
+    pub policy: LbPolicy,
+    /// `L4` (end user only) or `L7` (may route by key). Default `L4`.
+    #[serde(default = "lb_l4")]
+    pub layer: LbLayer,
+    /// Processing per request in the balancer (one FIFO worker). Default `"0"`.
+    #[serde(default = "zero")]
+    pub routing_cost: Duration,
+    /// Give up on a backend's answer after this long. Default: wait forever.
+    #[serde(default)]
+    pub backend_timeout: Option<Duration>,
+    /// Health checks. Default: none (backends always considered healthy).
+    #[serde(default)]
+    pub health: Option<LbHealth>,
+    /// Retry a failed attempt once on another backend. Default `false`.
+    #[serde(default)]
+    pub retry_other_backend: bool,
+    /// Transport to backends and callers. Default: the network's default.
+    #[serde(default)]
+    pub transport: Option<Transport>,
+}
+
+/// Cache and proxy parameters (`Cache`, `ReverseProxy`, `ForwardProxy`: one building block).
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cache {
+    /// Components misses, writes and uncached requests go to, in turn (round robin).
+    pub backends: Vec<String>,
+    /// `Entries(10000)` or `Bytes("64MiB")`. Required for `Cache`; default for proxies: none
+    /// (nothing is cached).
+    #[serde(default)]
+    pub capacity: Option<CacheCapacity>,
+    /// Eviction policy. Default `Lru`.
+    #[serde(default = "lru")]
+    pub eviction: Eviction,
+    /// How long an entry is served after it was fetched, on the host's local clock. Default:
+    /// until evicted or invalidated.
+    #[serde(default)]
+    pub ttl: Option<Duration>,
+    /// What writes do. Default `WriteThrough`.
+    #[serde(default = "write_through")]
+    pub write_policy: WritePolicy,
+    /// `WriteBack` only: period of the flush of dirty entries. Default: flush on eviction only.
+    #[serde(default)]
+    pub flush_interval: Option<Duration>,
+    /// Key ranges refused with `Rejected` (blocked destinations). Default: none.
+    #[serde(default)]
+    pub deny: Vec<KeyRange>,
+    /// Transport for responses and backend requests. Default: the network's default.
+    #[serde(default)]
+    pub transport: Option<Transport>,
+}
+
+/// A cache's capacity.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+pub enum CacheCapacity {
+    /// At most this many entries.
+    Entries(u64),
+    /// At most this many payload bytes (each entry charged its response size, at least 1).
+    Bytes(ByteSize),
+}
+
+/// Cache eviction policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+pub enum Eviction {
+    /// Least recently used.
+    Lru,
+    /// Least frequently used (ties: least recently used).
+    Lfu,
+    /// First in, first out.
+    Fifo,
+}
+
+fn lru() -> Eviction {
+    Eviction::Lru
+}
+
+/// What writes do to a cache (reads are always read-through).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+pub enum WritePolicy {
+    /// Forward, then cache the acknowledged value.
+    WriteThrough,
+    /// Invalidate the entry and forward.
+    WriteAround,
+    /// Cache as dirty and answer at once; write to the backend on eviction or flush.
+    WriteBack,
+}
+
+fn write_through() -> WritePolicy {
+    WritePolicy::WriteThrough
+}
+
+/// A half-open key range `[from, to)`.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyRange {
+    /// First key.
+    pub from: u64,
+    /// First key after the range.
+    pub to: u64,
 }
 
 /// A scheduled fault.
@@ -934,4 +1188,173 @@ impl<'de> Deserialize<'de> for SweepValue {
         }
         d.deserialize_any(V)
     }
+}
+
+/// Whether a client reuses its connection (see `clustersim_models::workload::Connection`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub enum Connection {
+    /// HTTP keep-alive: no setup cost per request.
+    #[default]
+    KeepAlive,
+    /// A new connection per attempt, `handshake_rtts` setup round trips (1: TCP, 2: TCP +
+    /// TLS 1.3, 3: TCP + TLS 1.2) before the request.
+    PerRequest {
+        /// Setup round trips.
+        handshake_rtts: u32,
+    },
+}
+
+// ---- Communication styles (`clustersim_models::comm`) ----
+
+fn unlimited_u32() -> u32 {
+    u32::MAX
+}
+fn zero_bytes() -> ByteSize {
+    ByteSize(0)
+}
+fn datagram() -> Transport {
+    Transport::Datagram
+}
+fn default_heartbeat() -> Duration {
+    Duration(clustersim_engine::SimDuration::from_secs(1))
+}
+fn default_reconnect_max() -> Duration {
+    Duration(clustersim_engine::SimDuration::from_secs(5))
+}
+fn default_history() -> u32 {
+    1024
+}
+fn default_lost_after() -> Duration {
+    Duration(clustersim_engine::SimDuration::from_secs(2))
+}
+
+/// Notification source parameters.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Publisher {
+    /// Push gateways and poll servers receiving every event.
+    pub targets: Vec<String>,
+    /// Event rate, e.g. `"5/s"`.
+    pub rate: Rate,
+    /// Arrival process. Default `Poisson`.
+    #[serde(default = "poisson")]
+    pub arrival: Arrival,
+    /// Size of one event message. Default `0`.
+    #[serde(default = "zero_bytes")]
+    pub size: ByteSize,
+}
+
+/// Push gateway parameters.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushGateway {
+    /// Most simultaneous connections. Default: unlimited.
+    #[serde(default = "unlimited_u32")]
+    pub max_connections: u32,
+    /// Size of one push. Default `0`.
+    #[serde(default = "zero_bytes")]
+    pub push_size: ByteSize,
+}
+
+/// Push client parameters.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushClient {
+    /// The push gateway.
+    pub gateway: String,
+    /// Connection setup round trips before subscribing. Default 0.
+    #[serde(default)]
+    pub handshake_rtts: u32,
+    /// Ping interval (an unanswered ping ends the connection). Default `"1s"`.
+    #[serde(default = "default_heartbeat")]
+    pub heartbeat: Duration,
+    /// First reconnect backoff (doubling, full jitter). Default `"100ms"`.
+    #[serde(default = "default_backoff")]
+    pub reconnect_backoff: Duration,
+    /// Reconnect backoff cap. Default `"5s"`.
+    #[serde(default = "default_reconnect_max")]
+    pub max_backoff: Duration,
+    /// Delay before the first connection. Default `"0"`.
+    #[serde(default = "zero")]
+    pub start_after: Duration,
+}
+
+/// Poll server parameters.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PollServer {
+    /// Events kept for pollers. Default 1024.
+    #[serde(default = "default_history")]
+    pub history: u32,
+    /// Size of one event in a poll response. Default `0`.
+    #[serde(default = "zero_bytes")]
+    pub item_size: ByteSize,
+}
+
+/// Poll client parameters.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PollClient {
+    /// The poll server.
+    pub server: String,
+    /// Polling interval.
+    pub interval: Duration,
+    /// Connection setup round trips before each poll (0 = keep-alive). Default 0.
+    #[serde(default)]
+    pub handshake_rtts: u32,
+}
+
+/// Peer parameters.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Peer {
+    /// The other peer.
+    pub peer: String,
+    /// A relay to send through. Default: none (direct).
+    #[serde(default)]
+    pub relay: Option<String>,
+    /// Frame rate, e.g. `"50/s"` (evenly spaced).
+    pub rate: Rate,
+    /// Size of one frame. Default `0`.
+    #[serde(default = "zero_bytes")]
+    pub frame_size: ByteSize,
+    /// Transport. Default `Datagram`.
+    #[serde(default = "datagram")]
+    pub transport: Transport,
+}
+
+/// Relay parameters.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Relay {
+    /// Transport of forwarded frames. Default `Datagram`.
+    #[serde(default = "datagram")]
+    pub transport: Transport,
+}
+
+/// Media source parameters.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaSource {
+    /// The media client.
+    pub target: String,
+    /// Frames (chunks) per second, e.g. `"30/s"`.
+    pub frame_rate: Rate,
+    /// Size of one chunk. Default `0`.
+    #[serde(default = "zero_bytes")]
+    pub chunk_size: ByteSize,
+    /// `Datagram` (UDP-like, lossy) or `Stream` (TCP-like, retransmitted). Default `Datagram`.
+    #[serde(default = "datagram")]
+    pub transport: Transport,
+}
+
+/// Media client parameters.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaClient {
+    /// A chunk is on time if it arrives within this long of being sent.
+    pub playout_delay: Duration,
+    /// A missing chunk is lost once a later chunk was sent this long ago. Default `"2s"`.
+    #[serde(default = "default_lost_after")]
+    pub lost_after: Duration,
 }

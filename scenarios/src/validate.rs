@@ -12,7 +12,7 @@ use clustersim_engine::{
     RegionId, SimDuration, SimTime, StreamConfig, Transport,
 };
 use clustersim_models::registry::ComponentConfig;
-use clustersim_models::{service, workload};
+use clustersim_models::{cache, comm, load_balancer, service, workload};
 
 use crate::diagnostic::Diagnostic;
 use crate::raw::{self, Scenario};
@@ -407,6 +407,44 @@ pub fn validate(raw: &Scenario) -> Result<Spec, Vec<Diagnostic>> {
                 &format!("{path}.Service"),
                 s,
             )),
+            raw::Kind::LoadBalancer(l) => ComponentConfig::LoadBalancer(load_balancer_config(
+                &mut cx,
+                &components,
+                &format!("{path}.LoadBalancer"),
+                l,
+            )),
+            raw::Kind::Cache(k) => ComponentConfig::Cache(cache_config(
+                &mut cx,
+                &components,
+                &format!("{path}.Cache"),
+                k,
+                cache::Role::Cache,
+            )),
+            raw::Kind::ReverseProxy(k) => ComponentConfig::Cache(cache_config(
+                &mut cx,
+                &components,
+                &format!("{path}.ReverseProxy"),
+                k,
+                cache::Role::ReverseProxy,
+            )),
+            raw::Kind::ForwardProxy(k) => ComponentConfig::Cache(cache_config(
+                &mut cx,
+                &components,
+                &format!("{path}.ForwardProxy"),
+                k,
+                cache::Role::ForwardProxy,
+            )),
+            k @ (raw::Kind::Publisher(_)
+            | raw::Kind::PushGateway(_)
+            | raw::Kind::PushClient(_)
+            | raw::Kind::PollServer(_)
+            | raw::Kind::PollClient(_)
+            | raw::Kind::Peer(_)
+            | raw::Kind::Relay(_)
+            | raw::Kind::MediaSource(_)
+            | raw::Kind::MediaClient(_)) => {
+                ComponentConfig::Comm(comm_config(&mut cx, &components, &path, k))
+            }
         };
         // The plugin's own range checks: anything `build` would refuse is reported here, with
         // its path, before a run starts.
@@ -415,6 +453,19 @@ pub fn validate(raw: &Scenario) -> Result<Spec, Vec<Diagnostic>> {
                 raw::Kind::OpenLoop(_) => "OpenLoop",
                 raw::Kind::ClosedLoop(_) => "ClosedLoop",
                 raw::Kind::Service(_) => "Service",
+                raw::Kind::LoadBalancer(_) => "LoadBalancer",
+                raw::Kind::Cache(_) => "Cache",
+                raw::Kind::ReverseProxy(_) => "ReverseProxy",
+                raw::Kind::ForwardProxy(_) => "ForwardProxy",
+                raw::Kind::Publisher(_) => "Publisher",
+                raw::Kind::PushGateway(_) => "PushGateway",
+                raw::Kind::PushClient(_) => "PushClient",
+                raw::Kind::PollServer(_) => "PollServer",
+                raw::Kind::PollClient(_) => "PollClient",
+                raw::Kind::Peer(_) => "Peer",
+                raw::Kind::Relay(_) => "Relay",
+                raw::Kind::MediaSource(_) => "MediaSource",
+                raw::Kind::MediaClient(_) => "MediaClient",
             };
             cx.err(format!("{path}.{variant}.{}", e.field), e.problem.clone());
         }
@@ -424,6 +475,15 @@ pub fn validate(raw: &Scenario) -> Result<Spec, Vec<Diagnostic>> {
             config,
         });
     }
+    route_to_nearest(
+        &mut cx,
+        raw,
+        &network,
+        &node_specs,
+        region_names.len(),
+        &components,
+        &mut specs,
+    );
     check_call_graph(&mut cx, raw, &specs, &is_client);
 
     // Faults.
@@ -870,6 +930,8 @@ fn open_loop(
         start_after: o.start_after.0,
         stop_after: o.stop_after.map(|d| d.0),
         transport: o.transport.map(transport).unwrap_or(cx.default_transport),
+        clients: o.clients,
+        connection: connection(o.connection),
     }
 }
 
@@ -896,6 +958,7 @@ fn closed_loop(
         retry: retry(cx, &format!("{path}.retry"), &o.retry),
         start_after: o.start_after.0,
         transport: o.transport.map(transport).unwrap_or(cx.default_transport),
+        connection: connection(o.connection),
     }
 }
 
@@ -951,6 +1014,60 @@ fn service(
         call_timeout: timeout(cx, &format!("{path}.call_timeout"), s.call_timeout),
         response_size: check_dist(cx, &format!("{path}.response_size"), &s.response_size),
         transport: s.transport.map(transport).unwrap_or(cx.default_transport),
+        versioned: s.versioned,
+    }
+}
+
+fn load_balancer_config(
+    cx: &mut Ctx,
+    components: &Names<'_>,
+    path: &str,
+    l: &raw::LoadBalancer,
+) -> load_balancer::LoadBalancerConfig {
+    use load_balancer::Policy;
+    let backends = l
+        .backends
+        .iter()
+        .enumerate()
+        .map(|(i, b)| load_balancer::Backend {
+            target: target(
+                cx,
+                components,
+                &format!("{path}.backends[{i}].target"),
+                &b.target,
+            ),
+            weight: b.weight,
+        })
+        .collect();
+    load_balancer::LoadBalancerConfig {
+        backends,
+        policy: match l.policy {
+            raw::LbPolicy::RoundRobin => Policy::RoundRobin,
+            raw::LbPolicy::WeightedRoundRobin => Policy::WeightedRoundRobin,
+            raw::LbPolicy::IpHash => Policy::IpHash,
+            raw::LbPolicy::LeastConnections => Policy::LeastConnections,
+            raw::LbPolicy::WeightedLeastConnections => Policy::WeightedLeastConnections,
+            raw::LbPolicy::LeastResponseTime => Policy::LeastResponseTime,
+            raw::LbPolicy::Random => Policy::Random,
+            raw::LbPolicy::PowerOfTwoChoices => Policy::PowerOfTwoChoices,
+            raw::LbPolicy::KeyHash => Policy::KeyHash,
+            raw::LbPolicy::Failover => Policy::Failover,
+        },
+        layer: match l.layer {
+            raw::LbLayer::L4 => load_balancer::Layer::L4,
+            raw::LbLayer::L7 => load_balancer::Layer::L7,
+        },
+        routing_cost: l.routing_cost.0,
+        backend_timeout: l.backend_timeout.map(|d| d.0),
+        health: l.health.as_ref().map(|h| load_balancer::HealthCheck {
+            interval: h.interval.0,
+            timeout: h.timeout.0,
+            unhealthy_threshold: h.unhealthy_threshold,
+            healthy_threshold: h.healthy_threshold,
+            passive: h.passive,
+        }),
+        retry_other_backend: l.retry_other_backend,
+        transport: l.transport.map(transport).unwrap_or(cx.default_transport),
     }
 }
 
@@ -999,5 +1116,294 @@ fn check_call_graph(cx: &mut Ctx, raw: &Scenario, specs: &[ComponentSpec], is_cl
             )
             .with_hint("a request is a tree of calls: remove the call that leads back"),
         );
+    }
+}
+
+fn cache_config(
+    cx: &mut Ctx,
+    components: &Names<'_>,
+    path: &str,
+    k: &raw::Cache,
+    role: cache::Role,
+) -> cache::CacheConfig {
+    let backends = k
+        .backends
+        .iter()
+        .enumerate()
+        .map(|(i, b)| target(cx, components, &format!("{path}.backends[{i}]"), b))
+        .collect();
+    if role == cache::Role::Cache && k.capacity.is_none() {
+        cx.push(
+            Diagnostic::new(format!("{path}.capacity"), "a Cache needs a capacity").with_hint(
+                "add `capacity: Entries(10000)` or `capacity: Bytes(\"64MiB\")`, or use \
+                 ReverseProxy for a proxy that caches nothing",
+            ),
+        );
+    }
+    let mut cfg = cache::CacheConfig::new(ComponentId(0));
+    cfg.role = role;
+    cfg.backends = backends;
+    cfg.capacity = k.capacity.as_ref().map(|c| match c {
+        raw::CacheCapacity::Entries(n) => cache::Capacity::Entries(*n),
+        raw::CacheCapacity::Bytes(b) => cache::Capacity::Bytes(b.0),
+    });
+    cfg.eviction = match k.eviction {
+        raw::Eviction::Lru => cache::Eviction::Lru,
+        raw::Eviction::Lfu => cache::Eviction::Lfu,
+        raw::Eviction::Fifo => cache::Eviction::Fifo,
+    };
+    cfg.ttl = k.ttl.map(|d| d.0);
+    cfg.write_policy = match k.write_policy {
+        raw::WritePolicy::WriteThrough => cache::WritePolicy::WriteThrough,
+        raw::WritePolicy::WriteAround => cache::WritePolicy::WriteAround,
+        raw::WritePolicy::WriteBack => cache::WritePolicy::WriteBack,
+    };
+    cfg.flush_interval = k.flush_interval.map(|d| d.0);
+    cfg.deny = k
+        .deny
+        .iter()
+        .map(|r| cache::KeyRange {
+            start: r.from,
+            end: r.to,
+        })
+        .collect();
+    cfg.transport = k.transport.map(transport).unwrap_or(cx.default_transport);
+    cfg
+}
+
+/// Mean one-way latency of a link: the latency distribution's mean plus half the jitter.
+fn mean_latency_ns(l: &clustersim_engine::LinkSpec) -> f64 {
+    l.latency.mean().unwrap_or(0.0) + l.jitter.as_nanos() as f64 / 2.0
+}
+
+/// Mean one-way latency between every pair of regions, as the network routes messages:
+/// shortest paths over `region_links` by mean latency, `default_inter_region` only for pairs
+/// no chain of links connects, each region's own network inside it (`INFINITY` = no route).
+fn region_latencies(network: &NetworkConfig, regions: usize) -> Vec<Vec<f64>> {
+    let mut hop = vec![vec![f64::INFINITY; regions]; regions];
+    for (a, b, l, both) in &network.region_links {
+        let (a, b) = (a.index(), b.index());
+        if a >= regions || b >= regions {
+            continue;
+        }
+        let w = mean_latency_ns(l);
+        hop[a][b] = hop[a][b].min(w);
+        if *both {
+            hop[b][a] = hop[b][a].min(w);
+        }
+    }
+    for k in 0..regions {
+        for i in 0..regions {
+            for j in 0..regions {
+                let via = hop[i][k] + hop[k][j];
+                if via < hop[i][j] {
+                    hop[i][j] = via;
+                }
+            }
+        }
+    }
+    let fallback = network
+        .default_inter_region
+        .as_ref()
+        .map_or(f64::INFINITY, mean_latency_ns);
+    let mut d = vec![vec![f64::INFINITY; regions]; regions];
+    for (i, row) in d.iter_mut().enumerate() {
+        for (j, cell) in row.iter_mut().enumerate() {
+            *cell = if i == j {
+                let internal = network
+                    .region_internal
+                    .iter()
+                    .find(|(r, _)| r.index() == i)
+                    .map_or(&network.intra_region, |(_, l)| l);
+                mean_latency_ns(internal)
+            } else if hop[i][j].is_finite() {
+                hop[i][j]
+            } else {
+                fallback
+            };
+        }
+    }
+    d
+}
+
+/// Geo routing (`nearest_of` on clients): points each such client at the candidate with the
+/// lowest mean latency from its region. Done once here, like a DNS answer, so the run pays no
+/// extra hop.
+fn route_to_nearest(
+    cx: &mut Ctx,
+    raw: &Scenario,
+    network: &NetworkConfig,
+    nodes: &[NodeSpec],
+    regions: usize,
+    components: &Names<'_>,
+    specs: &mut [ComponentSpec],
+) {
+    fn candidates(k: &raw::Kind) -> Option<(&'static str, &Vec<String>)> {
+        match k {
+            raw::Kind::OpenLoop(o) => Some(("OpenLoop", &o.nearest_of)),
+            raw::Kind::ClosedLoop(o) => Some(("ClosedLoop", &o.nearest_of)),
+            _ => None,
+        }
+    }
+    if !raw
+        .components
+        .iter()
+        .any(|c| candidates(&c.kind).is_some_and(|(_, n)| !n.is_empty()))
+    {
+        return;
+    }
+    let latency = region_latencies(network, regions);
+    let region_of = |specs: &[ComponentSpec], c: ComponentId| -> Option<usize> {
+        let spec = specs.get(c.index())?;
+        nodes.get(spec.node.index()).map(|n| n.region.index())
+    };
+    let mut choices = Vec::new();
+    for (i, c) in raw.components.iter().enumerate() {
+        let Some((variant, alternatives)) = candidates(&c.kind) else {
+            continue;
+        };
+        if alternatives.is_empty() {
+            continue;
+        }
+        let path = format!("components[{i}].kind.{variant}.nearest_of");
+        let Some(from) = region_of(specs, ComponentId(i as u32)) else {
+            continue;
+        };
+        let current = specs[i].config.targets()[0];
+        let mut best = (
+            current,
+            region_of(specs, current).map_or(f64::INFINITY, |r| latency[from][r]),
+        );
+        for (j, name) in alternatives.iter().enumerate() {
+            let Some(id) = components.get(cx, &format!("{path}[{j}]"), name) else {
+                continue;
+            };
+            let id = ComponentId(id);
+            let Some(r) = region_of(specs, id) else {
+                continue;
+            };
+            if latency[from][r] < best.1 {
+                best = (id, latency[from][r]);
+            }
+        }
+        if !best.1.is_finite() {
+            cx.err(path, "no candidate is reachable from this client's region");
+        }
+        choices.push((i, best.0));
+    }
+    for (i, to) in choices {
+        match &mut specs[i].config {
+            ComponentConfig::OpenLoopClient(c) => c.target = to,
+            ComponentConfig::ClosedLoopClient(c) => c.target = to,
+            _ => {}
+        }
+    }
+}
+
+fn connection(c: raw::Connection) -> workload::Connection {
+    match c {
+        raw::Connection::KeepAlive => workload::Connection::KeepAlive,
+        raw::Connection::PerRequest { handshake_rtts } => {
+            workload::Connection::PerRequest { handshake_rtts }
+        }
+    }
+}
+
+fn bytes_u32(cx: &mut Ctx, path: &str, b: ByteSize) -> u32 {
+    u32::try_from(b.0).unwrap_or_else(|_| {
+        cx.err(path, "a message size must be below 4 GiB");
+        u32::MAX
+    })
+}
+
+/// The communication-style components ([`clustersim_models::comm`]); `path` ends in `.kind`.
+fn comm_config(
+    cx: &mut Ctx,
+    components: &Names<'_>,
+    path: &str,
+    k: &raw::Kind,
+) -> comm::CommConfig {
+    match k {
+        raw::Kind::Publisher(p) => {
+            let path = format!("{path}.Publisher");
+            if p.targets.is_empty() {
+                cx.err(
+                    format!("{path}.targets"),
+                    "list at least one gateway or poll server",
+                );
+            }
+            let targets = p
+                .targets
+                .iter()
+                .enumerate()
+                .map(|(i, t)| target(cx, components, &format!("{path}.targets[{i}]"), t))
+                .collect();
+            comm::CommConfig::Publisher(comm::PublisherConfig {
+                targets,
+                rate_per_s: p.rate.per_second(),
+                poisson: p.arrival == raw::Arrival::Poisson,
+                size_bytes: bytes_u32(cx, &format!("{path}.size"), p.size),
+            })
+        }
+        raw::Kind::PushGateway(g) => comm::CommConfig::PushGateway(comm::PushGatewayConfig {
+            max_connections: g.max_connections,
+            push_size: bytes_u32(cx, &format!("{path}.PushGateway.push_size"), g.push_size),
+        }),
+        raw::Kind::PushClient(c) => comm::CommConfig::PushClient(comm::PushClientConfig {
+            gateway: target(
+                cx,
+                components,
+                &format!("{path}.PushClient.gateway"),
+                &c.gateway,
+            ),
+            handshake_rtts: c.handshake_rtts,
+            heartbeat: c.heartbeat.0,
+            backoff_base: c.reconnect_backoff.0,
+            backoff_max: c.max_backoff.0,
+            start_after: c.start_after.0,
+        }),
+        raw::Kind::PollServer(p) => comm::CommConfig::PollServer(comm::PollServerConfig {
+            history: p.history,
+            item_size: bytes_u32(cx, &format!("{path}.PollServer.item_size"), p.item_size),
+        }),
+        raw::Kind::PollClient(p) => comm::CommConfig::PollClient(comm::PollClientConfig {
+            server: target(
+                cx,
+                components,
+                &format!("{path}.PollClient.server"),
+                &p.server,
+            ),
+            interval: p.interval.0,
+            handshake_rtts: p.handshake_rtts,
+        }),
+        raw::Kind::Peer(p) => comm::CommConfig::Peer(comm::PeerConfig {
+            peer: target(cx, components, &format!("{path}.Peer.peer"), &p.peer),
+            relay: p
+                .relay
+                .as_ref()
+                .map(|r| target(cx, components, &format!("{path}.Peer.relay"), r)),
+            rate_per_s: p.rate.per_second(),
+            frame_size: bytes_u32(cx, &format!("{path}.Peer.frame_size"), p.frame_size),
+            transport: transport(p.transport),
+        }),
+        raw::Kind::Relay(r) => comm::CommConfig::Relay(comm::RelayConfig {
+            transport: transport(r.transport),
+        }),
+        raw::Kind::MediaSource(m) => comm::CommConfig::MediaSource(comm::MediaSourceConfig {
+            target: target(
+                cx,
+                components,
+                &format!("{path}.MediaSource.target"),
+                &m.target,
+            ),
+            frame_rate: m.frame_rate.per_second(),
+            chunk_size: bytes_u32(cx, &format!("{path}.MediaSource.chunk_size"), m.chunk_size),
+            transport: transport(m.transport),
+        }),
+        raw::Kind::MediaClient(m) => comm::CommConfig::MediaClient(comm::MediaClientConfig {
+            playout_delay: m.playout_delay.0,
+            lost_after: m.lost_after.0,
+        }),
+        _ => unreachable!("comm_config is called for communication kinds only"),
     }
 }

@@ -55,10 +55,11 @@ const CASES: &[Case] = &[
     ),
     syntax(
         "unknown_plugin.ron",
-        "LoadBalancer",
+        "Hypervisor",
         &[
-            ": components[1].kind: unexpected variant named `LoadBalancer`",
-            "`OpenLoop`, `ClosedLoop`, or `Service`",
+            ": components[1].kind: unexpected variant named `Hypervisor`",
+            "`OpenLoop`, `ClosedLoop`, ",
+            "`Service`",
         ],
     ),
     semantic(

@@ -45,6 +45,12 @@ pub struct ServiceConfig {
     pub response_size: Dist,
     /// Transport of responses and downstream calls. Default [`Transport::Stream`].
     pub transport: Transport,
+    /// Whether the service is a versioned store (a source of truth for caches): every key has
+    /// a version, a completed `Write` sets it to the completion time in nanoseconds (bumped to
+    /// stay strictly increasing per key), and every response carries the key's version after
+    /// the request ([`crate::Response::version`]); never-written keys have version 1. Versions
+    /// survive crashes (a durable store). Default `false` (responses carry version 0).
+    pub versioned: bool,
 }
 
 /// How an arriving request picks an instance.
@@ -97,6 +103,7 @@ impl ServiceConfig {
             call_timeout: None,
             response_size: Dist::constant(0.0).expect("0 is a valid constant"),
             transport: Transport::Stream,
+            versioned: false,
         }
     }
 

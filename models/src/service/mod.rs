@@ -209,6 +209,8 @@ pub struct Service {
     call_slots: Vec<CallSlot>,
     free_calls: Vec<u32>,
     m: ServiceMetrics,
+    /// Per-key versions when `versioned` ([`ServiceConfig::versioned`]), else `None`.
+    versions: Option<std::collections::BTreeMap<u64, u64>>,
 }
 
 fn size_of_sample(x: f64) -> u32 {
@@ -252,6 +254,22 @@ impl Service {
             call_slots: Vec::with_capacity(if cfg.calls.is_empty() { 0 } else { 64 }),
             free_calls: Vec::new(),
             m: ServiceMetrics::register(metrics, me),
+            versions: cfg.versioned.then(std::collections::BTreeMap::new),
+        }
+    }
+
+    /// The version a response for `req` carries (0 when unversioned); a successful write
+    /// installs a new one first (see [`ServiceConfig::versioned`]).
+    fn version_after(&mut self, now: SimTime, req: &Request, status: Status) -> u64 {
+        let Some(versions) = &mut self.versions else {
+            return 0;
+        };
+        if status.is_ok() && req.op == crate::msg::Op::Write {
+            let v = versions.entry(req.key).or_insert(1);
+            *v = (*v + 1).max(now.as_nanos());
+            *v
+        } else {
+            versions.get(&req.key).copied().unwrap_or(1)
         }
     }
 
@@ -312,6 +330,7 @@ impl Service {
                 id: req.id,
                 status: Status::Rejected,
                 size_bytes: 0,
+                version: 0,
             };
             cx.send_with(from, Msg::Response(resp), self.transport, 0);
             return;
@@ -452,6 +471,7 @@ impl Service {
             op: c.op.unwrap_or(job.req.op),
             key: job.req.key,
             size_bytes: job.req.size_bytes,
+            client: job.req.client,
         };
         cx.count(self.m.calls, 1);
         cx.send_with(c.target, Msg::Request(req), self.transport, req.size_bytes);
@@ -504,10 +524,12 @@ impl Service {
         let job = *job;
         self.free_jobs.push(slot);
         let size = size_of_sample(self.response_size.sample(cx.rng()));
+        let version = self.version_after(cx.now(), &job.req, status);
         let resp = Response {
             id: job.req.id,
             status,
             size_bytes: size,
+            version,
         };
         cx.send_with(job.from, Msg::Response(resp), self.transport, size);
         cx.record(self.m.latency, (cx.now() - job.arrival).as_nanos());
@@ -544,6 +566,19 @@ impl Component<Cluster> for Service {
         match msg {
             Msg::Request(req) => self.on_request(cx, from, req),
             Msg::Response(resp) => self.call_ended(cx, resp.id, resp.status.is_ok()),
+            // Health checks: a service that is up answers at once (the probe bypasses the
+            // queue, like a kernel-level TCP check); a crashed one cannot answer.
+            Msg::Probe { seq } => {
+                cx.send_with(from, Msg::ProbeReply { seq }, self.transport, 0);
+            }
+            Msg::ProbeReply { .. } => {}
+            // Connection setup of a client without keep-alive ([`crate::comm`]): answered at
+            // once, like the kernel / TLS terminator would, without worker time.
+            Msg::Comm(m) => {
+                if let Some(r) = crate::comm::handshake_reply(&m) {
+                    cx.send_with(from, r.into(), self.transport, 0);
+                }
+            }
         }
     }
 

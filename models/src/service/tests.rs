@@ -27,6 +27,7 @@ fn req(id: u64) -> Msg {
         op: Op::Write,
         key: 42,
         size_bytes: 100,
+        client: 5,
     })
 }
 
@@ -103,6 +104,7 @@ fn response(to: ComponentId, id: u64, status: Status) -> (ComponentId, Msg) {
             id,
             status,
             size_bytes: 0,
+            version: 0,
         }),
     )
 }
@@ -278,6 +280,7 @@ fn sequential_calls_go_one_after_another() {
             id: c1.id,
             status: Status::Ok,
             size_bytes: 0,
+            version: 0,
         }),
     );
     let c2 = call_sent(&out, DB);
@@ -290,7 +293,8 @@ fn sequential_calls_go_one_after_another() {
             Msg::Response(Response {
                 id: c1.id,
                 status: Status::Ok,
-                size_bytes: 0
+                size_bytes: 0,
+                version: 0,
             })
         )
         .is_empty()
@@ -301,6 +305,7 @@ fn sequential_calls_go_one_after_another() {
             id: c2.id,
             status: Status::Ok,
             size_bytes: 0,
+            version: 0,
         }),
     );
     assert_eq!(sends(&out), vec![response(CALLER, 5, Status::Ok)]);
@@ -333,7 +338,8 @@ fn parallel_calls_wait_for_all() {
                 Msg::Response(Response {
                     id: ids[1],
                     status: Status::Ok,
-                    size_bytes: 0
+                    size_bytes: 0,
+                    version: 0,
                 })
             )
             .is_empty()
@@ -344,6 +350,7 @@ fn parallel_calls_wait_for_all() {
             id: ids[0],
             status: Status::Ok,
             size_bytes: 0,
+            version: 0,
         }),
     );
     assert_eq!(sends(&out), vec![response(CALLER, 5, Status::Ok)]);
@@ -368,6 +375,7 @@ fn a_failed_call_fails_the_request_fast() {
             id: ids[1],
             status: Status::Rejected,
             size_bytes: 0,
+            version: 0,
         }),
     );
     assert_eq!(sends(&out), vec![response(CALLER, 5, Status::Error)]);
@@ -377,7 +385,8 @@ fn a_failed_call_fails_the_request_fast() {
             Msg::Response(Response {
                 id: ids[0],
                 status: Status::Ok,
-                size_bytes: 0
+                size_bytes: 0,
+                version: 0,
             })
         )
         .is_empty()
@@ -417,6 +426,7 @@ fn call_timeouts_fail_the_call_and_are_cancelled_on_answer() {
             id: c1.id,
             status: Status::Ok,
             size_bytes: 0,
+            version: 0,
         }),
     );
     let c2 = call_sent(&out, DB);
@@ -432,7 +442,8 @@ fn call_timeouts_fail_the_call_and_are_cancelled_on_answer() {
             Msg::Response(Response {
                 id: c2.id,
                 status: Status::Ok,
-                size_bytes: 0
+                size_bytes: 0,
+                version: 0,
             })
         )
         .is_empty()
@@ -493,7 +504,8 @@ fn crash_drops_everything_and_restart_starts_clean() {
             Msg::Response(Response {
                 id: c1.id,
                 status: Status::Ok,
-                size_bytes: 0
+                size_bytes: 0,
+                version: 0,
             })
         )
         .is_empty()
@@ -518,6 +530,7 @@ fn steady_state_reuses_slots() {
                     id: r.id,
                     status: Status::Ok,
                     size_bytes: 0,
+                    version: 0,
                 }),
             );
         }

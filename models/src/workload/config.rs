@@ -43,6 +43,40 @@ pub struct OpenLoopConfig {
     pub stop_after: Option<SimDuration>,
     /// Transport of the requests. Default [`Transport::Stream`].
     pub transport: Transport,
+    /// Size of the end-user population: each logical request is made for a client id drawn
+    /// uniformly from `0..clients` ([`crate::Request::client`], what `IpHash` load balancing
+    /// hashes). Default 1000. Must be `>= 1`.
+    pub clients: u32,
+    /// Connection reuse: keep-alive, or a new connection (with its setup round trips) per
+    /// attempt. Default [`Connection::KeepAlive`].
+    pub connection: Connection,
+}
+
+/// Whether a client reuses its connection (HTTP keep-alive) or opens one per attempt.
+///
+/// A new connection costs `handshake_rtts` real round trips (`Connect`/`ConnectAck` messages
+/// of [`crate::comm`], e.g. 1 for TCP, 2 for TCP + TLS 1.3, 3 for TCP + TLS 1.2) before the
+/// request is sent; they count in the attempt's latency and its timeout.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Connection {
+    /// One long-lived connection: no setup cost per request.
+    #[default]
+    KeepAlive,
+    /// A fresh connection per attempt.
+    PerRequest {
+        /// Setup round trips before the request.
+        handshake_rtts: u32,
+    },
+}
+
+impl Connection {
+    /// Setup round trips paid per attempt (0 for keep-alive).
+    pub fn handshake_rtts(self) -> u32 {
+        match self {
+            Connection::KeepAlive => 0,
+            Connection::PerRequest { handshake_rtts } => handshake_rtts,
+        }
+    }
 }
 
 /// How open-loop arrivals are spaced.
@@ -107,6 +141,8 @@ pub struct ClosedLoopConfig {
     pub start_after: SimDuration,
     /// Transport of the requests. Default [`Transport::Stream`].
     pub transport: Transport,
+    /// Connection reuse. Default [`Connection::KeepAlive`].
+    pub connection: Connection,
 }
 
 /// Relative weights of the operations (normalised; they need not sum to 1).
@@ -223,12 +259,17 @@ impl OpenLoopConfig {
             start_after: SimDuration::ZERO,
             stop_after: None,
             transport: Transport::Stream,
+            clients: 1000,
+            connection: Connection::KeepAlive,
         }
     }
 
     /// Checks every field against its documented range.
     pub fn validate(&self) -> Result<(), ConfigError> {
         positive("rate_per_s", self.rate_per_s)?;
+        if self.clients == 0 {
+            return Err(ConfigError::new("clients", "is 0, but it must be >= 1"));
+        }
         for (i, m) in self.modulation.iter().enumerate() {
             m.validate(&format!("modulation[{i}]"))?;
         }
@@ -276,6 +317,7 @@ impl ClosedLoopConfig {
             retry: RetryPolicy::default(),
             start_after: SimDuration::ZERO,
             transport: Transport::Stream,
+            connection: Connection::KeepAlive,
         }
     }
 

@@ -72,8 +72,8 @@ mod config;
 mod tests;
 
 pub use config::{
-    ArrivalProcess, ClosedLoopConfig, Jitter, KeyDist, OpMix, OpenLoopConfig, RateModulation,
-    RetryPolicy,
+    ArrivalProcess, ClosedLoopConfig, Connection, Jitter, KeyDist, OpMix, OpenLoopConfig,
+    RateModulation, RetryPolicy,
 };
 
 use clustersim_engine::rng::{below, unit_f64};
@@ -218,6 +218,8 @@ struct Slot {
     attempt_sent: SimTime,
     /// The current attempt (its `id` is the current attempt's id).
     req: Request,
+    /// Connection setup round in flight (1-based); `> handshake_rtts` once the request is out.
+    handshake_round: u32,
 }
 
 #[inline]
@@ -251,6 +253,8 @@ struct ClientCore {
     slots: Vec<Slot>,
     free: Vec<u32>,
     m: ClientMetrics,
+    /// Setup round trips per attempt ([`Connection`]); 0 with keep-alive.
+    handshake_rtts: u32,
 }
 
 impl ClientCore {
@@ -277,11 +281,18 @@ impl ClientCore {
             slots: Vec::with_capacity(capacity),
             free: Vec::with_capacity(capacity),
             m,
+            handshake_rtts: 0,
         }
     }
 
-    /// Starts a logical request on behalf of `user`.
-    fn begin(&mut self, cx: &mut Ctx<'_, Cluster>, user: u32) {
+    /// Sets the connection reuse ([`Connection`]).
+    fn with_connection(mut self, c: Connection) -> ClientCore {
+        self.handshake_rtts = c.handshake_rtts();
+        self
+    }
+
+    /// Starts a logical request on behalf of `user`, for end user `client` ([`Request::client`]).
+    fn begin(&mut self, cx: &mut Ctx<'_, Cluster>, user: u32, client: u32) {
         let op = self.mix.pick(unit_f64(cx.rng()));
         let key = self.keys.sample(cx.rng());
         let size = self.request_size.sample(cx.rng());
@@ -305,7 +316,9 @@ impl ClientCore {
                         op: Op::Read,
                         key: 0,
                         size_bytes: 0,
+                        client: 0,
                     },
+                    handshake_round: 0,
                 });
                 (self.slots.len() - 1) as u32
             }
@@ -320,6 +333,7 @@ impl ClientCore {
             op,
             key,
             size_bytes,
+            client,
         };
         cx.count(self.m.requests, 1);
         cx.gauge_add(self.m.in_flight, 1);
@@ -340,12 +354,41 @@ impl ClientCore {
             .map(|t| cx.set_timer(t, Timer::Timeout { id }.into()));
         self.slots[slot].state = SlotState::Waiting { timer };
         cx.count(self.m.attempts, 1);
+        if self.handshake_rtts > 0 {
+            // A fresh connection: its setup round trips come first ([`Connection`]).
+            self.slots[slot].handshake_round = 1;
+            let m = crate::comm::Msg::Connect { id }.into();
+            cx.send_with(self.target, m, self.transport, 0);
+            return;
+        }
         cx.send_with(
             self.target,
             Msg::Request(req),
             self.transport,
             req.size_bytes,
         );
+    }
+
+    /// A connection-setup round trip of attempt `id` is done: the next one, or the request.
+    fn on_connect_ack(&mut self, cx: &mut Ctx<'_, Cluster>, id: u64) {
+        let Some(slot) = self.waiting_slot(id) else {
+            return;
+        };
+        let s = &mut self.slots[slot];
+        if s.handshake_round < self.handshake_rtts {
+            s.handshake_round += 1;
+            let m = crate::comm::Msg::Connect { id }.into();
+            cx.send_with(self.target, m, self.transport, 0);
+        } else if s.handshake_round == self.handshake_rtts {
+            s.handshake_round += 1;
+            let req = s.req;
+            cx.send_with(
+                self.target,
+                Msg::Request(req),
+                self.transport,
+                req.size_bytes,
+            );
+        }
     }
 
     /// The slot of the live attempt `id`, if `id` is the attempt currently awaited.
@@ -388,8 +431,12 @@ impl ClientCore {
 
     /// The network could not deliver `msg`.
     fn on_send_failed(&mut self, cx: &mut Ctx<'_, Cluster>, msg: &Msg) -> Option<u32> {
-        let Msg::Request(req) = msg else { return None };
-        let slot = self.waiting_slot(req.id)?;
+        let id = match msg {
+            Msg::Request(req) => req.id,
+            Msg::Comm(crate::comm::Msg::Connect { id }) => *id,
+            _ => return None,
+        };
+        let slot = self.waiting_slot(id)?;
         if let SlotState::Waiting { timer: Some(k) } = self.slots[slot].state {
             cx.cancel_timer(k);
         }
@@ -496,6 +543,8 @@ pub struct OpenLoopClient {
     /// Whether the pending `Arrival` timer is an accepted arrival (vs. a search continuation).
     pending_is_arrival: bool,
     stopped: bool,
+    /// End-user population requests are drawn from ([`OpenLoopConfig::clients`]).
+    clients: u32,
 }
 
 impl OpenLoopClient {
@@ -520,7 +569,8 @@ impl OpenLoopClient {
                 cfg.transport,
                 m,
                 64,
-            ),
+            )
+            .with_connection(cfg.connection),
             arrival: cfg.arrival,
             modulation: cfg.modulation.clone(),
             peak_rate_per_ns: cfg.rate_per_s * peak_factor / 1e9,
@@ -531,6 +581,7 @@ impl OpenLoopClient {
             credit: 0.0,
             pending_is_arrival: false,
             stopped: false,
+            clients: cfg.clients,
         }
     }
 
@@ -607,6 +658,9 @@ impl Component<Cluster> for OpenLoopClient {
     }
 
     fn on_message(&mut self, cx: &mut Ctx<'_, Cluster>, _from: ComponentId, msg: Msg) {
+        if let Msg::Comm(crate::comm::Msg::ConnectAck { id }) = msg {
+            self.core.on_connect_ack(cx, id);
+        }
         if let Msg::Response(r) = msg {
             self.core.on_response(cx, r);
         }
@@ -619,7 +673,8 @@ impl Component<Cluster> for OpenLoopClient {
         match t {
             Timer::Arrival => {
                 if self.pending_is_arrival {
-                    self.core.begin(cx, 0);
+                    let client = below(cx.rng(), u64::from(self.clients)) as u32;
+                    self.core.begin(cx, 0, client);
                 }
                 if !self.stopped {
                     self.schedule_next(cx);
@@ -687,7 +742,8 @@ impl ClosedLoopClient {
                 cfg.transport,
                 m,
                 cfg.users.min(1 << 16) as usize,
-            ),
+            )
+            .with_connection(cfg.connection),
             users: cfg.users,
             think_time: cfg.think_time.clone(),
             start_after: cfg.start_after,
@@ -724,6 +780,9 @@ impl Component<Cluster> for ClosedLoopClient {
     }
 
     fn on_message(&mut self, cx: &mut Ctx<'_, Cluster>, _from: ComponentId, msg: Msg) {
+        if let Msg::Comm(crate::comm::Msg::ConnectAck { id }) = msg {
+            self.core.on_connect_ack(cx, id);
+        }
         if let Msg::Response(r) = msg {
             let done = self.core.on_response(cx, r);
             self.finished(cx, done);
@@ -735,7 +794,7 @@ impl Component<Cluster> for ClosedLoopClient {
             return;
         };
         match t {
-            Timer::Think { user } => self.core.begin(cx, user),
+            Timer::Think { user } => self.core.begin(cx, user, user),
             Timer::Timeout { id } => {
                 let done = self.core.on_timeout(cx, id);
                 self.finished(cx, done);

@@ -47,6 +47,7 @@ impl<C: Component<Cluster>> Fixture<C> {
                     id,
                     status,
                     size_bytes: 0,
+                    version: 0,
                 }),
             )
         })

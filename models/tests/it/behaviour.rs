@@ -231,6 +231,7 @@ impl Component<Cluster> for Probe {
                     id: r.id,
                     status: Status::Ok,
                     size_bytes: 0,
+                    version: 0,
                 }),
             );
         }

@@ -2,8 +2,15 @@
 //!
 //! One test binary with modules (faster to link than one binary per file):
 //! * `fidelity`: simulated queues against the analytic formulas of `queueing`;
+//! * `comm`: communication styles (keep-alive, push vs polling, media, P2P vs relay);
 //! * `behaviour`: retries, timeouts, rejections, closed loops, modulation, fan-out, crashes.
+//! * `cache`: cache hit ratios against Che's and the TTL formulas; stale-hit accounting.
+//! * `load_balancer`: balancing policies against queueing theory, stickiness, exact weights,
+//!   failover and active-passive balancers.
 
 mod behaviour;
+mod cache;
+mod comm;
 mod common;
 mod fidelity;
+mod load_balancer;
