@@ -54,6 +54,81 @@ enum Command {
         /// No progress bar and no summary table.
         #[arg(long)]
         quiet: bool,
+        /// Run only shard K of N (K from 0 to N-1) into --out; combine with `merge`.
+        #[arg(long, value_name = "K/N")]
+        shard: Option<crate::shard::ShardSpec>,
+        /// Also write a self-contained report.html (charts inline) into the output folder.
+        #[arg(long)]
+        html: bool,
+        /// Run every run twice and compare trace digests instead of writing reports.
+        #[arg(long)]
+        check_determinism: bool,
+    },
+    /// Merge shard folders (from `run --shard`) into reports identical to an unsharded run.
+    Merge {
+        /// Output folder for the merged reports.
+        out: PathBuf,
+        /// The shard folders, one per shard.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+    },
+    /// Write Slurm batch scripts that run a sweep as a job array of shards, then merge.
+    Slurm {
+        /// The scenario file (RON), as the jobs will open it.
+        file: PathBuf,
+        /// Number of shards (array tasks).
+        #[arg(long)]
+        shards: usize,
+        /// Slurm partition.
+        #[arg(long)]
+        partition: Option<String>,
+        /// Wall-clock limit per shard, e.g. 02:00:00.
+        #[arg(long)]
+        time: Option<String>,
+        /// CPUs per shard (and its --threads).
+        #[arg(long, default_value_t = 1)]
+        cpus: usize,
+        /// Folder for scripts, logs, shards and merged reports. Default: runs/<scenario name>/.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The clustersim binary the jobs run. Default: this binary.
+        #[arg(long)]
+        bin: Option<PathBuf>,
+        /// Master seed, passed to every shard.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Overrides, as for `run`, passed to every shard.
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        set: Vec<String>,
+        /// Replications per sweep point, passed to every shard.
+        #[arg(long)]
+        replications: Option<u32>,
+    },
+    /// Paired comparison of two output folders (per point and metric); writes compare.csv.
+    Compare {
+        /// Baseline output folder (A).
+        a: PathBuf,
+        /// Candidate output folder (B).
+        b: PathBuf,
+        /// Folder for compare.csv. Default: the current folder.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Draw SVG charts from an output folder.
+    Plot {
+        /// Output folder of `run`.
+        dir: PathBuf,
+        /// Folder for the SVG files. Default: DIR/plots/.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Write a self-contained report.html for an output folder.
+    Report {
+        /// Output folder of `run`.
+        dir: PathBuf,
+        /// Folder for report.html. Default: DIR.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Validate a scenario and print it fully resolved (every default filled in).
     Check {
@@ -119,6 +194,9 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             threads,
             resume,
             quiet,
+            shard,
+            html,
+            check_determinism,
         } => {
             let raw = match load_raw(&file, &set)? {
                 Ok(r) => r,
@@ -145,13 +223,19 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 resume,
                 progress,
             };
+            let command = crate::shard::canonical_command(&file, seed, &set, replications);
+            if check_determinism {
+                return crate::compare::check_determinism_cli(&plan, threads, &STOP);
+            }
+            if let Some(shard) = shard {
+                return crate::shard::run_cli(&plan, shard, &file, &command, &opts, &STOP);
+            }
             let total = plan.points.len() * plan.replications as usize;
             let done = sweep::execute(&plan, &opts, &STOP)?;
-            let command = std::env::args()
-                .map(|a| shell_quote(&a))
-                .collect::<Vec<_>>()
-                .join(" ");
             report::write_all(&out_dir, &plan, &done.results, &file, &command)?;
+            if html {
+                crate::html::write_report(&out_dir, &out_dir)?;
+            }
             if !quiet {
                 print_summary(&plan, &done.results);
             }
@@ -228,6 +312,50 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             eprintln!("{}: ok", file.display());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Compare { a, b, out } => crate::compare::cli(&a, &b, out.as_deref()),
+        Command::Plot { dir, out } => crate::plot::cli(&dir, out.as_deref()),
+        Command::Report { dir, out } => crate::html::cli(&dir, out.as_deref()),
+        Command::Merge { out, shards } => crate::shard::merge_cli(&out, &shards),
+        Command::Slurm {
+            file,
+            shards,
+            partition,
+            time,
+            cpus,
+            out,
+            bin,
+            seed,
+            set,
+            replications,
+        } => {
+            let raw = match load_raw(&file, &set)? {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return Ok(ExitCode::from(1));
+                }
+            };
+            let plan = match sweep::plan(raw, &file, replications, seed) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return Ok(ExitCode::from(1));
+                }
+            };
+            crate::slurm::slurm_cli(crate::slurm::SlurmRequest {
+                plan: &plan,
+                file,
+                shards,
+                partition,
+                time,
+                cpus,
+                out,
+                bin,
+                seed,
+                set,
+                replications,
+            })
+        }
         Command::List => {
             print!(
                 "{}",
@@ -253,17 +381,6 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             print!("{}", catalog::dot(&spec));
             Ok(ExitCode::SUCCESS)
         }
-    }
-}
-
-fn shell_quote(a: &str) -> String {
-    if !a.is_empty()
-        && a.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+".contains(c))
-    {
-        a.to_owned()
-    } else {
-        format!("'{}'", a.replace('\'', "'\\''"))
     }
 }
 

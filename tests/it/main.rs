@@ -6,11 +6,16 @@
 //!   change with the seed, and survive an interruption and `--resume`;
 //! * `config_errors`: the message of every class of scenario error, `--set` errors, and no
 //!   panic on any prefix of a valid file;
-//! * `cli`: exit codes and output of the `clustersim` binary.
+//! * `cli`: exit codes and output of the `clustersim` binary;
+//! * `shards`: `run --shard K/N` + `merge` give the unsharded bytes; Slurm scripts.
+//! * `analysis_views`: `compare` verdicts, SVG charts for every catalogue scenario, the HTML
+//!   report, `--check-determinism`.
 //!
 //! Shared helpers live in the crate's library (`tests/lib.rs`).
 
+mod analysis_views;
 mod catalogue;
 mod cli;
 mod config_errors;
 mod determinism;
+mod shards;
