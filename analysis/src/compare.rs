@@ -631,7 +631,11 @@ mod tests {
         let a = table(&[(0, 0, 10.0), (0, 1, 20.0), (0, 2, 30.0)]);
         let b = table(&[(0, 0, 12.0), (0, 1, 22.1), (0, 2, 31.9)]);
         let c = compare(&a, &b).unwrap();
-        let r = c.rows.iter().find(|r| r.metric == "latency_mean_ms").unwrap();
+        let r = c
+            .rows
+            .iter()
+            .find(|r| r.metric == "latency_mean_ms")
+            .unwrap();
         assert!((r.diff - 2.0).abs() < 1e-12);
         assert!((r.diff_ci95 - 0.1 * 4.302_652_730 / 3f64.sqrt()).abs() < 1e-9);
         assert_eq!(r.verdict, "A better");

@@ -83,6 +83,7 @@ pub const RUN_METRICS: &[&str] = &[
     "retries",
     "timeouts",
     "rejected",
+    "throttled",
     "max_utilization",
     "drops_loss",
     "drops_partition",
@@ -120,6 +121,11 @@ pub const COMPONENT_METRICS: &[&str] = &[
     "stale_hits",
     "evictions",
     "backend_requests",
+    "imbalance_cv",
+    "keys_moved",
+    "bytes_moved",
+    "rebalance_ms",
+    "rebalance_errors",
 ];
 
 const NS_PER_MS: f64 = 1e6;
@@ -185,6 +191,25 @@ fn imbalance(view: &View<'_>, id: ComponentId) -> f64 {
     }
 }
 
+/// Shard routers: `(max ÷ mean, coefficient of variation)` of the `to_shard_<i>` counters
+/// (requests per shard) over the shards that received any request in the measured window
+/// (shards that never were members do not count). NaN for other components or no traffic.
+fn shard_imbalance(view: &View<'_>, id: ComponentId) -> (f64, f64) {
+    let mut loads = Vec::new();
+    while let Some(c) = view.counter(id, &format!("to_shard_{}", loads.len())) {
+        loads.push(c);
+    }
+    loads.retain(|&c| c > 0.0);
+    if loads.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let n = loads.len() as f64;
+    let mean = loads.iter().sum::<f64>() / n;
+    let var = loads.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
+    let max = loads.iter().copied().fold(0.0, f64::max);
+    (max / mean, var.sqrt() / mean)
+}
+
 /// Caches: `hits / (hits + misses)` over the measured window. NaN for components without
 /// these counters or without reads.
 fn cache_hit_ratio(view: &View<'_>, id: ComponentId) -> f64 {
@@ -216,6 +241,8 @@ pub fn from_report(
     let mut client_latency: Option<Histogram<u64>> = None;
     let (mut requests, mut ok, mut failed, mut attempts, mut retries, mut timeouts, mut rejected) =
         (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+    // Attempts answered `Throttled` by a rate limiter (clients' `throttled` counters).
+    let mut throttled = 0.0;
     let mut max_util: f64 = 0.0;
     let mut components = Vec::with_capacity(report.names.components.len());
     for (i, name) in report.names.components.iter().enumerate() {
@@ -238,6 +265,7 @@ pub fn from_report(
             retries += c("retries");
             timeouts += c("timeouts");
             rejected += c("rejected");
+            throttled += c("throttled");
             if let Some(h) = lat {
                 match &mut client_latency {
                     Some(acc) => {
@@ -318,7 +346,13 @@ pub fn from_report(
                 drops[DropCause::QueueFull.index()] as f64,
             ),
             ("drops_no_route", drops[DropCause::NoRoute.index()] as f64),
-            ("imbalance", imbalance(&view, id)),
+            (
+                "imbalance",
+                match imbalance(&view, id) {
+                    x if x.is_nan() => shard_imbalance(&view, id).0,
+                    x => x,
+                },
+            ),
             // Caches and proxies (empty for other kinds).
             ("hit_ratio", cache_hit_ratio(&view, id)),
             (
@@ -332,6 +366,26 @@ pub fn from_report(
             (
                 "backend_requests",
                 view.counter(id, "backend_requests").unwrap_or(f64::NAN),
+            ),
+            // Shard routers (empty for other kinds).
+            ("imbalance_cv", shard_imbalance(&view, id).1),
+            (
+                "keys_moved",
+                view.counter(id, "keys_moved").unwrap_or(f64::NAN),
+            ),
+            (
+                "bytes_moved",
+                view.counter(id, "bytes_moved").unwrap_or(f64::NAN),
+            ),
+            (
+                "rebalance_ms",
+                view.hist(id, "rebalance_ns")
+                    .filter(|h| !h.is_empty())
+                    .map_or(f64::NAN, |h| ms(h.mean())),
+            ),
+            (
+                "rebalance_errors",
+                view.counter(id, "rebalance_errors").unwrap_or(f64::NAN),
             ),
         ];
         debug_assert_eq!(values.len(), COMPONENT_METRICS.len());
@@ -381,6 +435,7 @@ pub fn from_report(
         ("retries", retries),
         ("timeouts", timeouts),
         ("rejected", rejected),
+        ("throttled", throttled),
         ("max_utilization", max_util),
         ("drops_loss", d[DropCause::Loss.index()] as f64),
         ("drops_partition", d[DropCause::Partition.index()] as f64),

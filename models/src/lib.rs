@@ -63,8 +63,10 @@ mod error;
 pub mod load_balancer;
 pub mod msg;
 pub mod queueing;
+pub mod rate_limiter;
 pub mod registry;
 pub mod service;
+pub mod sharding;
 pub mod workload;
 
 pub use error::ConfigError;

@@ -21,7 +21,7 @@
 
 use clustersim_engine::{StableHash, StableHasher};
 
-use crate::{cache, comm, load_balancer, service, workload};
+use crate::{cache, comm, load_balancer, rate_limiter, service, sharding, workload};
 
 /// Every message a model can send.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,6 +45,10 @@ pub enum Msg {
     /// Communication-style traffic: connection setup, push, polling, peer frames, media
     /// chunks ([`crate::comm`]).
     Comm(comm::Msg),
+    /// Rate-limiter traffic with its shared counter store ([`crate::rate_limiter`]).
+    Limiter(rate_limiter::Msg),
+    /// Data movement between shards on a membership change ([`crate::sharding`]).
+    Shard(sharding::Msg),
 }
 
 /// A generic request.
@@ -108,6 +112,13 @@ pub enum Status {
     Timeout,
     /// No replica or backend could take the request (e.g. no healthy backend).
     Unavailable,
+    /// Refused by a rate limiter (HTTP 429). `retry_after_ms` is the Retry-After hint in
+    /// milliseconds (0 = none, saturating at 65.5 s: a `u16` keeps [`Response`] at 24 bytes);
+    /// clients with `honour_retry_after` wait at least that long before retrying.
+    Throttled {
+        /// Retry-After in milliseconds, 0 = no hint.
+        retry_after_ms: u16,
+    },
 }
 
 /// Every timer a model can set.
@@ -123,6 +134,10 @@ pub enum Timer {
     Cache(cache::Timer),
     /// Timers of the communication components ([`crate::comm`]).
     Comm(comm::Timer),
+    /// Timers of the rate limiter and its counter store ([`crate::rate_limiter`]).
+    Limiter(rate_limiter::Timer),
+    /// Timers of the shard router ([`crate::sharding`]).
+    Shard(sharding::Timer),
 }
 
 const _: () = assert!(size_of::<Msg>() <= 48);
@@ -155,6 +170,7 @@ impl Status {
             Status::Error => "error",
             Status::Timeout => "timeout",
             Status::Unavailable => "unavailable",
+            Status::Throttled { .. } => "throttled",
         }
     }
     /// Whether this is [`Status::Ok`].
@@ -168,6 +184,7 @@ impl Status {
             Status::Error => 2,
             Status::Timeout => 3,
             Status::Unavailable => 4,
+            Status::Throttled { retry_after_ms } => 5 | (u64::from(retry_after_ms) << 8),
         }
     }
 }
@@ -229,6 +246,14 @@ impl StableHash for Msg {
                 h.write_u64(100);
                 m.stable_hash(h);
             }
+            Msg::Limiter(m) => {
+                h.write_u64(101);
+                m.stable_hash(h);
+            }
+            Msg::Shard(m) => {
+                h.write_u64(102);
+                m.stable_hash(h);
+            }
         }
     }
 }
@@ -254,6 +279,14 @@ impl StableHash for Timer {
             }
             Timer::Comm(t) => {
                 h.write_u64(100);
+                t.stable_hash(h);
+            }
+            Timer::Limiter(t) => {
+                h.write_u64(101);
+                t.stable_hash(h);
+            }
+            Timer::Shard(t) => {
+                h.write_u64(102);
                 t.stable_hash(h);
             }
         }
@@ -293,6 +326,18 @@ impl From<load_balancer::Timer> for Timer {
 impl From<cache::Timer> for Timer {
     fn from(t: cache::Timer) -> Timer {
         Timer::Cache(t)
+    }
+}
+
+impl From<rate_limiter::Msg> for Msg {
+    fn from(m: rate_limiter::Msg) -> Msg {
+        Msg::Limiter(m)
+    }
+}
+
+impl From<rate_limiter::Timer> for Timer {
+    fn from(t: rate_limiter::Timer) -> Timer {
+        Timer::Limiter(t)
     }
 }
 

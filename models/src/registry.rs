@@ -10,7 +10,9 @@ use crate::cache::{Cache, CacheConfig};
 use crate::comm::CommConfig;
 use crate::error::ConfigError;
 use crate::load_balancer::{LoadBalancer, LoadBalancerConfig};
+use crate::rate_limiter::{CounterStore, CounterStoreConfig, RateLimiter, RateLimiterConfig};
 use crate::service::{Service, ServiceConfig};
+use crate::sharding::{ShardRouter, ShardRouterConfig};
 use crate::workload::{ClosedLoopClient, ClosedLoopConfig, OpenLoopClient, OpenLoopConfig};
 
 /// The configuration of one component, of any kind.
@@ -29,6 +31,13 @@ pub enum ComponentConfig {
     /// A communication-style component: push gateway and clients, polling, peers, relay,
     /// live media ([`crate::comm`]).
     Comm(CommConfig),
+    /// A shard router placing requests on shards by key ([`crate::sharding::ShardRouter`]).
+    ShardRouter(ShardRouterConfig),
+    /// A rate limiter in front of a component ([`crate::rate_limiter::RateLimiter`]).
+    RateLimiter(RateLimiterConfig),
+    /// A counter store shared by distributed rate limiters
+    /// ([`crate::rate_limiter::CounterStore`]).
+    CounterStore(CounterStoreConfig),
 }
 
 impl ComponentConfig {
@@ -58,6 +67,9 @@ impl ComponentConfig {
                 out
             }
             ComponentConfig::Comm(c) => c.targets(),
+            ComponentConfig::ShardRouter(c) => c.targets(),
+            ComponentConfig::RateLimiter(c) => c.targets(),
+            ComponentConfig::CounterStore(_) => Vec::new(),
         }
     }
 
@@ -70,6 +82,9 @@ impl ComponentConfig {
             ComponentConfig::LoadBalancer(_) => "load_balancer",
             ComponentConfig::Cache(c) => c.kind_name(),
             ComponentConfig::Comm(c) => c.kind_name(),
+            ComponentConfig::ShardRouter(_) => "shard_router",
+            ComponentConfig::RateLimiter(_) => "rate_limiter",
+            ComponentConfig::CounterStore(_) => "counter_store",
         }
     }
 
@@ -80,6 +95,8 @@ impl ComponentConfig {
             ComponentConfig::Service(_) | ComponentConfig::LoadBalancer(_) => false,
             ComponentConfig::Cache(_) => false,
             ComponentConfig::Comm(c) => c.is_client(),
+            ComponentConfig::ShardRouter(_) => false,
+            ComponentConfig::RateLimiter(_) | ComponentConfig::CounterStore(_) => false,
         }
     }
 
@@ -93,6 +110,9 @@ impl ComponentConfig {
             ComponentConfig::LoadBalancer(c) => c.validate(),
             ComponentConfig::Cache(c) => c.validate(),
             ComponentConfig::Comm(c) => c.validate(),
+            ComponentConfig::ShardRouter(c) => c.validate(),
+            ComponentConfig::RateLimiter(c) => c.validate(),
+            ComponentConfig::CounterStore(c) => c.validate(),
         }
     }
 }
@@ -114,6 +134,9 @@ pub fn build(
         ComponentConfig::LoadBalancer(c) => Box::new(LoadBalancer::new(c, me, metrics)),
         ComponentConfig::Cache(c) => Box::new(Cache::new(c, me, metrics)),
         ComponentConfig::Comm(c) => c.build(me, metrics),
+        ComponentConfig::ShardRouter(c) => Box::new(ShardRouter::new(c, me, metrics)),
+        ComponentConfig::RateLimiter(c) => Box::new(RateLimiter::new(c, me, metrics)),
+        ComponentConfig::CounterStore(c) => Box::new(CounterStore::new(c, me, metrics)),
     }
 }
 

@@ -398,6 +398,13 @@ pub enum Kind {
     /// Plays media chunks out after a delay; counts on-time, late and lost chunks
     /// ([`MediaClient`]).
     MediaClient(MediaClient),
+    /// Routes requests by key to shards, with membership changes and data movement
+    /// ([`ShardRouter`]).
+    ShardRouter(ShardRouter),
+    /// A rate limiter in front of a component ([`RateLimiter`]).
+    RateLimiter(RateLimiter),
+    /// A Redis-like counter store shared by distributed rate limiters ([`CounterStore`]).
+    CounterStore(CounterStore),
 }
 
 /// Operation of a request.
@@ -529,6 +536,9 @@ pub struct Retry {
     /// Jitter. Default `Full`.
     #[serde(default = "full")]
     pub jitter: Jitter,
+    /// Wait at least a throttled response's Retry-After before retrying. Default `true`.
+    #[serde(default = "yes")]
+    pub honour_retry_after: bool,
 }
 
 fn default_backoff() -> Duration {
@@ -549,6 +559,7 @@ impl Default for Retry {
             multiplier: 2.0,
             max_backoff: default_rto_max(),
             jitter: Jitter::Full,
+            honour_retry_after: true,
         }
     }
 }
@@ -853,6 +864,124 @@ pub struct LoadBalancer {
     #[serde(default)]
     pub retry_other_backend: bool,
     /// Transport to backends and callers. Default: the network's default.
+    #[serde(default)]
+    pub transport: Option<Transport>,
+}
+
+/// One shard of a shard router.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShardTarget {
+    /// Component holding the shard.
+    pub target: String,
+    /// Relative capacity (≥ 1): ring share, range width, rendezvous draws. Default 1.
+    #[serde(default = "one_u32")]
+    pub weight: u32,
+}
+
+/// How a shard router places keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+pub enum Partitioner {
+    /// `hash(key) % n`.
+    Mod,
+    /// Hash ring with `vnodes` virtual nodes per unit of weight.
+    Consistent {
+        /// Virtual nodes per unit of weight (≥ 1).
+        vnodes: u32,
+    },
+    /// Sorted key ranges (no hashing).
+    Range,
+    /// Rendezvous (highest random weight) hashing.
+    Rendezvous,
+}
+
+/// A scheduled shard membership change, e.g. `(at: "20s", action: Add("shard4"))`.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShardChange {
+    /// When, from the start of the run.
+    pub at: Duration,
+    /// `Add("name")` or `Remove("name")`: one of the router's `shards`.
+    pub action: ShardAction,
+}
+
+/// Add or remove a shard.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+pub enum ShardAction {
+    /// The shard joins.
+    Add(String),
+    /// The shard leaves.
+    Remove(String),
+}
+
+/// Serving keys whose data is moving.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+pub enum InFlight {
+    /// The old owner serves until the key's batch has arrived.
+    ServeFromOld,
+    /// The new owner serves at once.
+    ServeFromNew,
+    /// The router answers `Unavailable`.
+    Fail,
+}
+
+/// Hot-key mitigation: reads of keys `0..top` spread over `replicas` shards.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HotKeys {
+    /// How many hot keys (the lowest keys: Zipf ranks).
+    pub top: u64,
+    /// Shards per hot key (≥ 2).
+    pub replicas: u32,
+}
+
+fn shard_consistent() -> Partitioner {
+    Partitioner::Consistent { vnodes: 100 }
+}
+fn shard_keys() -> u64 {
+    100_000
+}
+fn shard_value_size() -> ByteSize {
+    ByteSize(1024)
+}
+fn shard_batch() -> ByteSize {
+    ByteSize(1 << 20)
+}
+fn shard_serve_from_old() -> InFlight {
+    InFlight::ServeFromOld
+}
+
+/// Shard router parameters.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShardRouter {
+    /// Every shard it may use, e.g. `[(target: "s1"), (target: "s2", weight: 2)]`.
+    pub shards: Vec<ShardTarget>,
+    /// How many of `shards` (the first ones) are members at the start. Default: all.
+    #[serde(default)]
+    pub initial: Option<usize>,
+    /// Placement. Default `Consistent(vnodes: 100)`.
+    #[serde(default = "shard_consistent")]
+    pub partitioner: Partitioner,
+    /// Scheduled membership changes. Default none.
+    #[serde(default)]
+    pub membership: Vec<ShardChange>,
+    /// Keyspace whose data moves on membership changes. Default 100000.
+    #[serde(default = "shard_keys")]
+    pub keys: u64,
+    /// Bytes per key. Default `"1KiB"`.
+    #[serde(default = "shard_value_size")]
+    pub value_size: ByteSize,
+    /// Largest transfer message. Default `"1MiB"`.
+    #[serde(default = "shard_batch")]
+    pub batch_bytes: ByteSize,
+    /// Serving keys in flight. Default `ServeFromOld`.
+    #[serde(default = "shard_serve_from_old")]
+    pub in_flight: InFlight,
+    /// Hot-key replication. Default none.
+    #[serde(default)]
+    pub hot_keys: Option<HotKeys>,
+    /// Transport to shards and callers. Default: the network's default.
     #[serde(default)]
     pub transport: Option<Transport>,
 }
@@ -1357,4 +1486,134 @@ pub struct MediaClient {
     /// A missing chunk is lost once a later chunk was sent this long ago. Default `"2s"`.
     #[serde(default = "default_lost_after")]
     pub lost_after: Duration,
+}
+
+/// Rate limiter parameters.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimiter {
+    /// Where admitted requests go.
+    pub target: String,
+    /// `Global`, `Client` (per end user) or `Route` (per operation). Default `Global`.
+    #[serde(default = "limit_global")]
+    pub key_by: LimitKey,
+    /// The algorithm, e.g. `TokenBucket(rate: "100/s", burst: 20)`.
+    pub algorithm: LimitAlgorithm,
+    /// `Local`, `Sync(store: "redis")` or `LocalSync(store: "redis", interval: "100ms")`.
+    /// Default `Local`.
+    #[serde(default = "limit_local")]
+    pub mode: LimitMode,
+    /// Send a Retry-After hint with throttled responses. Default `true`.
+    #[serde(default = "yes")]
+    pub retry_after: bool,
+    /// Transport. Default: the network's default.
+    #[serde(default)]
+    pub transport: Option<Transport>,
+}
+
+fn limit_global() -> LimitKey {
+    LimitKey::Global
+}
+fn limit_local() -> LimitMode {
+    LimitMode::Local
+}
+fn fifty_ms() -> Duration {
+    Duration(clustersim_engine::SimDuration::from_millis(50))
+}
+fn fifty_us() -> Duration {
+    Duration(clustersim_engine::SimDuration::from_micros(50))
+}
+
+/// What a rate limit is kept per.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+pub enum LimitKey {
+    /// One limit for all traffic.
+    Global,
+    /// Per end user.
+    Client,
+    /// Per API route (the request's operation).
+    Route,
+}
+
+/// A rate-limiting algorithm.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+pub enum LimitAlgorithm {
+    /// Continuous-refill token bucket.
+    TokenBucket {
+        /// Refill rate, e.g. `"100/s"`.
+        rate: Rate,
+        /// Bucket size (≥ 1).
+        burst: u32,
+    },
+    /// A queue drained at a constant rate; its waiting time adds to latency.
+    LeakyBucket {
+        /// Drain rate, e.g. `"100/s"`.
+        rate: Rate,
+        /// Requests the bucket holds (≥ 1).
+        capacity: u32,
+    },
+    /// Fixed window counter.
+    FixedWindow {
+        /// Requests per window (≥ 1).
+        limit: u32,
+        /// Window length.
+        window: Duration,
+    },
+    /// Sliding window log (exact; memory grows with the rate).
+    SlidingLog {
+        /// Requests per window (≥ 1).
+        limit: u32,
+        /// Window length.
+        window: Duration,
+    },
+    /// Sliding window counter (weighted previous + current window).
+    SlidingCounter {
+        /// Requests per window (≥ 1).
+        limit: u32,
+        /// Window length.
+        window: Duration,
+    },
+}
+
+/// Local or distributed limiting (the distributed modes need `FixedWindow`).
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+pub enum LimitMode {
+    /// Per-node state only.
+    Local,
+    /// Atomic check-and-increment on the store for every request.
+    Sync {
+        /// The `CounterStore` component.
+        store: String,
+        /// Store answer timeout. Default `"50ms"`.
+        #[serde(default = "fifty_ms")]
+        timeout: Duration,
+        /// Admit while the store is down. Default `true`.
+        #[serde(default = "yes")]
+        fail_open: bool,
+    },
+    /// Local counters pushed to the store every `interval`.
+    LocalSync {
+        /// The `CounterStore` component.
+        store: String,
+        /// Push period.
+        interval: Duration,
+        /// Store answer timeout. Default `"50ms"`.
+        #[serde(default = "fifty_ms")]
+        timeout: Duration,
+        /// Keep admitting locally while the store is down. Default `true`.
+        #[serde(default = "yes")]
+        fail_open: bool,
+    },
+}
+
+/// Counter store parameters.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CounterStore {
+    /// Time per operation (single thread, FIFO). Default `"50us"`.
+    #[serde(default = "fifty_us")]
+    pub service_time: Duration,
+    /// Transport of replies. Default: the network's default.
+    #[serde(default)]
+    pub transport: Option<Transport>,
 }

@@ -12,7 +12,7 @@ use clustersim_engine::{
     RegionId, SimDuration, SimTime, StreamConfig, Transport,
 };
 use clustersim_models::registry::ComponentConfig;
-use clustersim_models::{cache, comm, load_balancer, service, workload};
+use clustersim_models::{cache, comm, load_balancer, rate_limiter, service, sharding, workload};
 
 use crate::diagnostic::Diagnostic;
 use crate::raw::{self, Scenario};
@@ -434,6 +434,12 @@ pub fn validate(raw: &Scenario) -> Result<Spec, Vec<Diagnostic>> {
                 k,
                 cache::Role::ForwardProxy,
             )),
+            raw::Kind::ShardRouter(r) => ComponentConfig::ShardRouter(shard_router_config(
+                &mut cx,
+                &components,
+                &format!("{path}.ShardRouter"),
+                r,
+            )),
             k @ (raw::Kind::Publisher(_)
             | raw::Kind::PushGateway(_)
             | raw::Kind::PushClient(_)
@@ -444,6 +450,18 @@ pub fn validate(raw: &Scenario) -> Result<Spec, Vec<Diagnostic>> {
             | raw::Kind::MediaSource(_)
             | raw::Kind::MediaClient(_)) => {
                 ComponentConfig::Comm(comm_config(&mut cx, &components, &path, k))
+            }
+            raw::Kind::RateLimiter(l) => ComponentConfig::RateLimiter(rate_limiter_config(
+                &mut cx,
+                &components,
+                &format!("{path}.RateLimiter"),
+                l,
+            )),
+            raw::Kind::CounterStore(c) => {
+                ComponentConfig::CounterStore(rate_limiter::CounterStoreConfig {
+                    service_time: c.service_time.0,
+                    transport: c.transport.map(transport).unwrap_or(cx.default_transport),
+                })
             }
         };
         // The plugin's own range checks: anything `build` would refuse is reported here, with
@@ -466,6 +484,9 @@ pub fn validate(raw: &Scenario) -> Result<Spec, Vec<Diagnostic>> {
                 raw::Kind::Relay(_) => "Relay",
                 raw::Kind::MediaSource(_) => "MediaSource",
                 raw::Kind::MediaClient(_) => "MediaClient",
+                raw::Kind::ShardRouter(_) => "ShardRouter",
+                raw::Kind::RateLimiter(_) => "RateLimiter",
+                raw::Kind::CounterStore(_) => "CounterStore",
             };
             cx.err(format!("{path}.{variant}.{}", e.field), e.problem.clone());
         }
@@ -853,6 +874,7 @@ fn retry(cx: &mut Ctx, path: &str, r: &raw::Retry) -> workload::RetryPolicy {
             raw::Jitter::Full => workload::Jitter::Full,
             raw::Jitter::Equal => workload::Jitter::Equal,
         },
+        honour_retry_after: r.honour_retry_after,
     }
 }
 
@@ -1068,6 +1090,152 @@ fn load_balancer_config(
         }),
         retry_other_backend: l.retry_other_backend,
         transport: l.transport.map(transport).unwrap_or(cx.default_transport),
+    }
+}
+
+fn rate_limiter_config(
+    cx: &mut Ctx,
+    components: &Names<'_>,
+    path: &str,
+    l: &raw::RateLimiter,
+) -> rate_limiter::RateLimiterConfig {
+    use rate_limiter::Algorithm;
+    let algorithm = match &l.algorithm {
+        raw::LimitAlgorithm::TokenBucket { rate, burst } => Algorithm::TokenBucket {
+            rate_per_s: rate.per_second(),
+            burst: *burst,
+        },
+        raw::LimitAlgorithm::LeakyBucket { rate, capacity } => Algorithm::LeakyBucket {
+            rate_per_s: rate.per_second(),
+            capacity: *capacity,
+        },
+        raw::LimitAlgorithm::FixedWindow { limit, window } => Algorithm::FixedWindow {
+            limit: *limit,
+            window: window.0,
+        },
+        raw::LimitAlgorithm::SlidingLog { limit, window } => Algorithm::SlidingLog {
+            limit: *limit,
+            window: window.0,
+        },
+        raw::LimitAlgorithm::SlidingCounter { limit, window } => Algorithm::SlidingCounter {
+            limit: *limit,
+            window: window.0,
+        },
+    };
+    let mode = match &l.mode {
+        raw::LimitMode::Local => rate_limiter::Mode::Local,
+        raw::LimitMode::Sync {
+            store,
+            timeout,
+            fail_open,
+        } => rate_limiter::Mode::Sync(rate_limiter::StoreLink {
+            store: target(cx, components, &format!("{path}.mode.Sync.store"), store),
+            timeout: timeout.0,
+            fail_open: *fail_open,
+        }),
+        raw::LimitMode::LocalSync {
+            store,
+            interval,
+            timeout,
+            fail_open,
+        } => rate_limiter::Mode::LocalSync {
+            link: rate_limiter::StoreLink {
+                store: target(
+                    cx,
+                    components,
+                    &format!("{path}.mode.LocalSync.store"),
+                    store,
+                ),
+                timeout: timeout.0,
+                fail_open: *fail_open,
+            },
+            interval: interval.0,
+        },
+    };
+    rate_limiter::RateLimiterConfig {
+        target: target(cx, components, &format!("{path}.target"), &l.target),
+        key_by: match l.key_by {
+            raw::LimitKey::Global => rate_limiter::KeyBy::Global,
+            raw::LimitKey::Client => rate_limiter::KeyBy::Client,
+            raw::LimitKey::Route => rate_limiter::KeyBy::Route,
+        },
+        algorithm,
+        mode,
+        retry_after: l.retry_after,
+        transport: l.transport.map(transport).unwrap_or(cx.default_transport),
+    }
+}
+
+fn shard_router_config(
+    cx: &mut Ctx,
+    components: &Names<'_>,
+    path: &str,
+    r: &raw::ShardRouter,
+) -> sharding::ShardRouterConfig {
+    let shards = r
+        .shards
+        .iter()
+        .enumerate()
+        .map(|(i, s)| sharding::ShardTarget {
+            target: target(
+                cx,
+                components,
+                &format!("{path}.shards[{i}].target"),
+                &s.target,
+            ),
+            weight: s.weight,
+        })
+        .collect();
+    let membership = r
+        .membership
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let p = format!("{path}.membership[{i}].action");
+            sharding::MembershipChange {
+                at: m.at.0,
+                action: match &m.action {
+                    raw::ShardAction::Add(n) => {
+                        sharding::Action::Add(target(cx, components, &p, n))
+                    }
+                    raw::ShardAction::Remove(n) => {
+                        sharding::Action::Remove(target(cx, components, &p, n))
+                    }
+                },
+            }
+        })
+        .collect();
+    let mut bytes = |field: &str, b: crate::units::ByteSize| -> u32 {
+        u32::try_from(b.0).unwrap_or_else(|_| {
+            cx.err(format!("{path}.{field}"), "must be below 4GiB");
+            1
+        })
+    };
+    let value_size = bytes("value_size", r.value_size);
+    let batch_bytes = bytes("batch_bytes", r.batch_bytes);
+    sharding::ShardRouterConfig {
+        shards,
+        initial: r.initial.unwrap_or(r.shards.len()),
+        scheme: match r.partitioner {
+            raw::Partitioner::Mod => sharding::Scheme::Mod,
+            raw::Partitioner::Consistent { vnodes } => sharding::Scheme::Consistent { vnodes },
+            raw::Partitioner::Range => sharding::Scheme::Range,
+            raw::Partitioner::Rendezvous => sharding::Scheme::Rendezvous,
+        },
+        membership,
+        keys: r.keys,
+        value_size,
+        batch_bytes,
+        in_flight: match r.in_flight {
+            raw::InFlight::ServeFromOld => sharding::InFlight::ServeFromOld,
+            raw::InFlight::ServeFromNew => sharding::InFlight::ServeFromNew,
+            raw::InFlight::Fail => sharding::InFlight::Fail,
+        },
+        hot_keys: r.hot_keys.map(|h| sharding::HotKeys {
+            top: h.top,
+            replicas: h.replicas,
+        }),
+        transport: r.transport.map(transport).unwrap_or(cx.default_transport),
     }
 }
 

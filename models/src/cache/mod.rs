@@ -737,6 +737,15 @@ impl Component<Cluster> for Cache {
                     cx.send_with(from, r.into(), self.transport, 0);
                 }
             }
+            // Shard data movement ([`crate::sharding`]): relayed at once, without worker
+            // time (a transfer costs network only).
+            Msg::Shard(m) => {
+                if let Some((to, r, size)) = crate::sharding::serve_transfer(from, &m) {
+                    cx.send_with(to, r, clustersim_engine::Transport::Stream, size);
+                }
+            }
+            // Rate-limiter store traffic is not for caches.
+            Msg::Limiter(_) => {}
         }
     }
 

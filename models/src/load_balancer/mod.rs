@@ -617,6 +617,10 @@ impl Component<Cluster> for LoadBalancer {
                     cx.send_with(from, r.into(), self.transport, 0);
                 }
             }
+            // Shard data movement is not for balancers.
+            Msg::Shard(_) => {}
+            // Rate-limiter store traffic is not for balancers.
+            Msg::Limiter(_) => {}
         }
     }
 
@@ -665,6 +669,8 @@ impl Component<Cluster> for LoadBalancer {
             // A lost response or probe reply: the caller or prober times out.
             Msg::Response(_) | Msg::ProbeReply { .. } => {}
             Msg::Comm(_) => {}
+            Msg::Shard(_) => {}
+            Msg::Limiter(_) => {}
         }
     }
 

@@ -579,6 +579,15 @@ impl Component<Cluster> for Service {
                     cx.send_with(from, r.into(), self.transport, 0);
                 }
             }
+            // Shard data movement ([`crate::sharding`]): relayed at once, without worker
+            // time (a transfer costs network only).
+            Msg::Shard(m) => {
+                if let Some((to, r, size)) = crate::sharding::serve_transfer(from, &m) {
+                    cx.send_with(to, r, clustersim_engine::Transport::Stream, size);
+                }
+            }
+            // Rate-limiter store traffic is not for services.
+            Msg::Limiter(_) => {}
         }
     }
 

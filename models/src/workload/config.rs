@@ -193,6 +193,10 @@ pub struct RetryPolicy {
     pub backoff_max: SimDuration,
     /// Randomisation of the backoff. Default [`Jitter::Full`].
     pub jitter: Jitter,
+    /// After a [`crate::Status::Throttled`] answer, wait at least its Retry-After hint
+    /// before retrying (a well-behaved client); `false` ignores it (a badly behaved one).
+    /// Default `true`.
+    pub honour_retry_after: bool,
 }
 
 /// Backoff randomisation (see [`RetryPolicy`]).
@@ -234,6 +238,7 @@ impl Default for RetryPolicy {
             backoff_multiplier: 2.0,
             backoff_max: SimDuration::from_secs(1),
             jitter: Jitter::Full,
+            honour_retry_after: true,
         }
     }
 }
@@ -565,6 +570,7 @@ mod tests {
             backoff_multiplier: 2.0,
             backoff_max: SimDuration::from_millis(50),
             jitter: Jitter::None,
+            honour_retry_after: true,
         };
         let ms: Vec<u64> = (1..=5)
             .map(|n| r.backoff(n).as_nanos() / 1_000_000)

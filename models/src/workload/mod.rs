@@ -51,6 +51,7 @@
 //! | `timeouts` | counter | attempts that failed by timeout: the client's timer, or a `Timeout` status |
 //! | `retries` | counter | retry attempts sent (`attempts - requests` in the long run) |
 //! | `rejected` | counter | attempts answered `Rejected` |
+//! | `throttled` | counter | attempts answered `Throttled` by a rate limiter (HTTP 429); retried after at least the Retry-After hint when `retry.honour_retry_after` |
 //! | `errors` | counter | attempts answered `Error` or `Unavailable`, or whose send failed |
 //! | `late_responses` | counter | responses to abandoned attempts (ignored) |
 //! | `latency_ns` | histogram | successful logical requests: first attempt sent → `Ok` received |
@@ -139,6 +140,7 @@ struct ClientMetrics {
     timeouts: SeriesId,
     retries: SeriesId,
     rejected: SeriesId,
+    throttled: SeriesId,
     errors: SeriesId,
     late_responses: SeriesId,
     latency: SeriesId,
@@ -157,6 +159,7 @@ impl ClientMetrics {
             timeouts: rec.counter(o, "timeouts"),
             retries: rec.counter(o, "retries"),
             rejected: rec.counter(o, "rejected"),
+            throttled: rec.counter(o, "throttled"),
             errors: rec.counter(o, "errors"),
             late_responses: rec.counter(o, "late_responses"),
             latency: rec.histogram(o, "latency_ns"),
@@ -238,6 +241,8 @@ enum Failure {
     Timeout,
     Rejected,
     Error,
+    /// Answered `Throttled`, with the Retry-After hint in ms (0 = none).
+    Throttled(u16),
 }
 
 /// The request machinery shared by both clients: attempts, timeouts, retries, metrics.
@@ -420,6 +425,9 @@ impl ClientCore {
             Status::Rejected => self.attempt_failed(cx, slot, Failure::Rejected),
             Status::Timeout => self.attempt_failed(cx, slot, Failure::Timeout),
             Status::Error | Status::Unavailable => self.attempt_failed(cx, slot, Failure::Error),
+            Status::Throttled { retry_after_ms } => {
+                self.attempt_failed(cx, slot, Failure::Throttled(retry_after_ms))
+            }
         }
     }
 
@@ -467,6 +475,7 @@ impl ClientCore {
             Failure::Timeout => self.m.timeouts,
             Failure::Rejected => self.m.rejected,
             Failure::Error => self.m.errors,
+            Failure::Throttled(_) => self.m.throttled,
         };
         cx.count(series, 1);
         let s = &mut self.slots[slot];
@@ -489,6 +498,12 @@ impl ClientCore {
                     d.as_nanos() - half + below(cx.rng(), half.saturating_add(1)),
                 )
             }
+        };
+        let delay = match why {
+            Failure::Throttled(ms) if self.retry.honour_retry_after => {
+                delay.max(SimDuration::from_millis(u64::from(ms)))
+            }
+            _ => delay,
         };
         cx.set_timer(delay, Timer::Retry { id }.into());
         None

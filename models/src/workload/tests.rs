@@ -126,6 +126,7 @@ fn no_jitter_retries(n: u32) -> RetryPolicy {
         backoff_multiplier: 2.0,
         backoff_max: ms(1000),
         jitter: Jitter::None,
+        honour_retry_after: true,
     }
 }
 

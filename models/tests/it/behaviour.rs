@@ -71,6 +71,7 @@ fn storm(lambda: f64) -> (u64, u64, u64, u64, u64, u64) {
         backoff_multiplier: 2.0,
         backoff_max: ms(100),
         jitter: Jitter::Full,
+        honour_retry_after: true,
     };
     let client = w.add("client", ComponentConfig::OpenLoopClient(c));
     let mut cfg = ServiceConfig::new(const_ms(1.0));
@@ -131,6 +132,7 @@ fn timeouts_fire_and_late_answers_are_ignored() {
         backoff_multiplier: 1.0,
         backoff_max: ms(1),
         jitter: Jitter::None,
+        honour_retry_after: true,
     };
     let client = w.add("client", ComponentConfig::OpenLoopClient(c));
     let mut cfg = ServiceConfig::new(const_ms(20.0));
@@ -443,6 +445,7 @@ fn crash_run(
         backoff_multiplier: 2.0,
         backoff_max: ms(1000),
         jitter: Jitter::None,
+        honour_retry_after: true,
     };
     w.add("client", ComponentConfig::OpenLoopClient(c));
     let mut cfg = ServiceConfig::new(const_ms(work_ms));

@@ -7,6 +7,8 @@
 //! * `cache`: cache hit ratios against Che's and the TTL formulas; stale-hit accounting.
 //! * `load_balancer`: balancing policies against queueing theory, stickiness, exact weights,
 //!   failover and active-passive balancers.
+//! * `sharding`: a shard router growing by one shard: keys moved, transfer time, errors.
+//! * `rate_limiter`: token bucket against M/D/1/K blocking, distributed limiting modes.
 
 mod behaviour;
 mod cache;
@@ -14,3 +16,5 @@ mod comm;
 mod common;
 mod fidelity;
 mod load_balancer;
+mod rate_limiter;
+mod sharding;
