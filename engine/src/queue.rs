@@ -20,26 +20,32 @@
 //! When near runs dry, the first non-empty ring bucket is opened: its keys are sorted into near.
 //! Before a bucket is opened, overflow keys that reached the ring's window move into it. When the
 //! ring is empty, or its buckets turn out far too full or too sparse, the bucket width and ring
-//! size are re-chosen from the pending keys (a sample's first-quartile spacing, aiming at
-//! [`TARGET_BUCKET`] keys per bucket) and everything is re-bucketed; that is `O(n)` and
-//! rate-limited to once per `len / 2` pops, so it is amortised `O(1)`.
+//! size are re-chosen from the pending keys (a sample's first-quartile spacing, aiming at 32 keys
+//! per bucket) and everything is re-bucketed; that is `O(n)` and rate-limited to once per
+//! `len / 2` pops, so it is amortised `O(1)`.
 //!
 //! **Why this shape.** A binary or 4-ary heap pays `log n` unpredictable comparisons and, on big
 //! queues, a cache miss per level on every pop. Discrete-event workloads push mostly into the
-//! near future at a steady density, which a calendar turns into an append (push), a sort of a
-//! few dozen keys per bucket, and a `Vec::pop` (pop) — a few dozen instructions per event and
-//! about one cache miss. Because near is sorted, [`EventQueue::upcoming`] can name the next
-//! payload and `pop` prefetches the slab slot of the one after, so the event loop can start
-//! loading what the next event touches while it handles this one. Badly shaped inputs (all
-//! entries at one instant, extreme spreads) degrade to sorting, never to wrong order.
+//! near future at a steady density, which a calendar turns into an append (push), an insertion
+//! sort of a few dozen keys per bucket, and a `Vec::pop` (pop): a few dozen instructions per
+//! event and about one cache miss, against ~400 instructions and one miss per level for the
+//! 4-ary heap this replaced. Because near is sorted, the next few entries are known:
+//! [`EventQueue::upcoming`] names them and `pop` prefetches the payload [`PREFETCH_AHEAD`] pops
+//! ahead, so the event loop can start loading what the next events touch while it handles this
+//! one. Badly shaped inputs (all entries at one instant, extreme spreads) degrade to sorting,
+//! never to a wrong order.
 //!
-//! **Memory.** Per pending entry: one slab slot, about 18 bytes of key storage (keys sit in
-//! 128-byte chunks of seven with a link), and a small share of the ring's list heads. Buffers
-//! grow by a quarter at a time and never shrink, so [`EventQueue::memory_bytes`] never
-//! decreases and is its own peak.
+//! **Memory.** Per pending entry: one slab slot (`size_of::<Option<T>>()`), 16 bytes of key in a
+//! 128-byte chunk of eight (plus a 4-byte link per chunk and part-filled last chunks), and a small
+//! share of the ring's list heads: about 55–62 bytes for the kernel's 32-byte events. Buffers
+//! grow by a quarter at a time (not doubling) and never shrink, so [`EventQueue::memory_bytes`]
+//! never decreases and is its own peak.
 //!
 //! **Limits.** At most 2^24 (16,777,216) pending entries and 2^40 pushes per queue; a push
 //! beyond either returns [`QueueFull`] so the kernel can stop the run with a clear reason.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 use crate::time::SimTime;
 
@@ -51,8 +57,8 @@ pub const MAX_PENDING: usize = 1 << SLOT_BITS;
 pub const MAX_PUSHES: u64 = 1 << SEQ_BITS;
 const SLOT_MASK: u128 = (1 << SLOT_BITS) - 1;
 
-/// Keys per chunk: seven keys and a link fill two cache lines.
-const CHUNK_KEYS: usize = 7;
+/// Keys per chunk: eight keys fill two cache lines.
+const CHUNK_KEYS: usize = 8;
 /// The null chunk index.
 const NIL: u32 = u32::MAX;
 /// Keys per bucket the bucket width aims at: enough to amortise opening a bucket, few enough
@@ -64,16 +70,18 @@ const MAX_RING: usize = 1 << 20;
 /// A bucket holding more than this many keys, or this many empty buckets skipped to reach the
 /// next key, means the width no longer fits the load: re-bucket (rate-limited).
 const MISFIT: usize = 8 * TARGET_BUCKET;
+/// How many pops ahead [`EventQueue::pop`] prefetches payloads (see [`EventQueue::upcoming`]).
+pub const PREFETCH_AHEAD: usize = 5;
+/// Largest bucket sorted by insertion (bigger ones, from badly fitting widths or many entries
+/// at one instant, use the standard `O(n log n)` sort).
+const INSERTION_SORT_MAX: usize = 4 * TARGET_BUCKET;
 /// Keys sampled to choose the bucket width.
 const SAMPLE: usize = 256;
 
-/// Seven keys and the index of the next chunk of the same list.
+/// Eight keys of one list, on two cache lines.
 #[derive(Clone, Copy, Debug)]
 #[repr(C, align(64))]
-struct Chunk {
-    keys: [u128; CHUNK_KEYS],
-    next: u32,
-}
+struct Chunk([u128; CHUNK_KEYS]);
 
 /// An unsorted list of keys in chunks; every chunk but the last is full.
 #[derive(Clone, Copy, Debug)]
@@ -91,10 +99,12 @@ impl List {
     };
 }
 
-/// Chunk storage shared by all lists, with a free list threaded through `next`.
+/// Chunk storage shared by all lists. `links[c]` is the chunk after `c` in its list, or in the
+/// free list; kept apart from the keys so that a chunk is exactly two cache lines.
 #[derive(Debug, Default)]
 struct Pool {
     chunks: Vec<Chunk>,
+    links: Vec<u32>,
     free: u32,
 }
 
@@ -102,63 +112,88 @@ impl Pool {
     fn with_capacity(chunks: usize) -> Pool {
         Pool {
             chunks: Vec::with_capacity(chunks),
+            links: Vec::with_capacity(chunks),
             free: NIL,
         }
     }
 
-    #[inline]
-    fn alloc(&mut self) -> u32 {
-        if self.free != NIL {
-            let c = self.free;
-            self.free = self.chunks[c as usize].next;
-            return c;
+    /// Appends `key` to `list`.
+    #[inline(always)]
+    fn append(&mut self, list: &mut List, key: u128) {
+        let pos = list.len as usize % CHUNK_KEYS;
+        if pos == 0 {
+            self.add_chunk(list);
         }
-        grow_by_quarter(&mut self.chunks);
-        self.chunks.push(Chunk {
-            keys: [0; CHUNK_KEYS],
-            next: NIL,
-        });
-        (self.chunks.len() - 1) as u32
+        self.chunks[list.tail as usize].0[pos] = key;
+        list.len += 1;
+    }
+
+    /// Links a fresh chunk at the end of `list`.
+    #[inline(never)]
+    fn add_chunk(&mut self, list: &mut List) {
+        let c = if self.free != NIL {
+            let c = self.free;
+            self.free = self.links[c as usize];
+            c
+        } else {
+            grow_by_quarter(&mut self.chunks);
+            grow_by_quarter(&mut self.links);
+            self.chunks.push(Chunk([0; CHUNK_KEYS]));
+            self.links.push(NIL);
+            (self.chunks.len() - 1) as u32
+        };
+        self.links[c as usize] = NIL;
+        if list.tail == NIL {
+            list.head = c;
+        } else {
+            self.links[list.tail as usize] = c;
+        }
+        list.tail = c;
+    }
+
+    /// Frees chunk `c`; returns its keys and the chunk after it.
+    #[inline]
+    fn take(&mut self, c: u32) -> ([u128; CHUNK_KEYS], u32) {
+        let (keys, next) = (self.chunks[c as usize].0, self.links[c as usize]);
+        self.release(c);
+        (keys, next)
     }
 
     #[inline]
     fn release(&mut self, c: u32) {
-        self.chunks[c as usize].next = self.free;
+        self.links[c as usize] = self.free;
         self.free = c;
-    }
-
-    #[inline]
-    fn append(&mut self, list: &mut List, key: u128) {
-        let pos = list.len as usize % CHUNK_KEYS;
-        if pos == 0 {
-            let c = self.alloc();
-            self.chunks[c as usize].next = NIL;
-            if list.tail == NIL {
-                list.head = c;
-            } else {
-                self.chunks[list.tail as usize].next = c;
-            }
-            list.tail = c;
-        }
-        self.chunks[list.tail as usize].keys[pos] = key;
-        list.len += 1;
     }
 
     /// Appends every key of `list` to `out` and frees its chunks.
     fn drain_into(&mut self, list: List, out: &mut Vec<u128>) {
         let (mut c, mut left) = (list.head, list.len as usize);
+        out.reserve(left + CHUNK_KEYS);
+        let keep = out.len() + left;
         while left > 0 {
-            let chunk = &self.chunks[c as usize];
-            let n = left.min(CHUNK_KEYS);
-            out.extend_from_slice(&chunk.keys[..n]);
-            let next = chunk.next;
-            if next != NIL {
-                prefetch(&self.chunks[next as usize]);
-            }
+            // Whole chunks (a fixed-size copy); the tail's unused lanes are cut off below.
+            out.extend_from_slice(&self.chunks[c as usize].0);
+            let next = self.links[c as usize];
             self.release(c);
-            left -= n;
+            left = left.saturating_sub(CHUNK_KEYS);
             c = next;
         }
+        out.truncate(keep);
+    }
+}
+
+/// Insertion sort, largest first: buckets hold a few dozen keys, for which this beats the
+/// general-purpose sort (which is built for any length and any comparison cost). Quadratic:
+/// only for at most [`INSERTION_SORT_MAX`] keys.
+fn insertion_sort_descending(keys: &mut [u128]) {
+    for i in 1..keys.len() {
+        let key = keys[i];
+        let mut j = i;
+        while j > 0 && keys[j - 1] < key {
+            keys[j] = keys[j - 1];
+            j -= 1;
+        }
+        keys[j] = key;
     }
 }
 
@@ -217,6 +252,8 @@ pub struct EventQueue<T> {
     len: usize,
     /// Keys of opened buckets (numbers below `cur`), sorted descending: the next pop is last.
     near: Vec<u128>,
+    /// Keys pushed into already opened buckets, as a min-heap.
+    early: BinaryHeap<Reverse<u128>>,
     /// Bucket width is `2^shift` ns; `shift >= 1`, so bucket numbers and `cur` fit in 63 bits.
     shift: u32,
     /// The first bucket number not yet opened.
@@ -273,7 +310,8 @@ impl<T> EventQueue<T> {
             next_seq: 0,
             len: 0,
             // One bucket's worth, and the ring a queue this size gets (see `rebuild`).
-            near: Vec::with_capacity(capacity.min(2 * TARGET_BUCKET)),
+            near: Vec::with_capacity(capacity.min(2 * TARGET_BUCKET) + CHUNK_KEYS),
+            early: BinaryHeap::with_capacity(capacity.min(2 * TARGET_BUCKET)),
             shift: 1,
             cur: 0,
             ring: Vec::with_capacity(if capacity == 0 {
@@ -284,7 +322,7 @@ impl<T> EventQueue<T> {
             ring_len: 0,
             overflow: List::EMPTY,
             overflow_min: u128::MAX,
-            // A chunk per seven keys, plus a part-filled last chunk per non-empty bucket.
+            // A chunk per eight keys, plus a part-filled last chunk per non-empty bucket.
             pool: Pool::with_capacity((capacity * 4).div_ceil(3 * CHUNK_KEYS)),
             pops_since_rebuild: 0,
         }
@@ -313,8 +351,10 @@ impl<T> EventQueue<T> {
         self.slab.capacity() * size_of::<Option<T>>()
             + self.free.capacity() * size_of::<u32>()
             + self.near.capacity() * size_of::<u128>()
+            + self.early.capacity() * size_of::<u128>()
             + self.ring.capacity() * size_of::<List>()
             + self.pool.chunks.capacity() * size_of::<Chunk>()
+            + self.pool.links.capacity() * size_of::<u32>()
     }
 
     /// Schedules `payload` at `at`; returns its sequence number.
@@ -340,9 +380,9 @@ impl<T> EventQueue<T> {
         };
         self.next_seq = seq + 1;
         self.len += 1;
-        self.place(
-            (u128::from(at.as_nanos()) << 64) | (u128::from(seq) << SLOT_BITS) | u128::from(slot),
-        );
+        let key =
+            (u128::from(at.as_nanos()) << 64) | (u128::from(seq) << SLOT_BITS) | u128::from(slot);
+        self.place(key);
         Ok(seq)
     }
 
@@ -351,9 +391,10 @@ impl<T> EventQueue<T> {
     fn place(&mut self, key: u128) {
         let bucket = key_time(key) >> self.shift;
         if bucket < self.cur {
-            // Its bucket is already open (rare: pushes mostly land in the future).
-            let pos = self.near.partition_point(|&k| k > key);
-            self.near.insert(pos, key);
+            // Its bucket is already open: a push at (or just after) the current time. Such
+            // pushes can be many (zero-delay messages), so they go to a heap rather than into
+            // the sorted run, whose insertion would cost `O(len)` each.
+            self.early.push(Reverse(key));
         } else if bucket - self.cur < self.ring.len() as u64 {
             let mask = self.ring.len() - 1;
             let list = &mut self.ring[bucket as usize & mask];
@@ -368,33 +409,46 @@ impl<T> EventQueue<T> {
     /// The time of the earliest pending entry.
     #[inline]
     pub fn peek_time(&mut self) -> Option<SimTime> {
-        if self.near.is_empty() && !self.open_next() {
-            return None;
+        self.front()
+            .map(|(key, _)| SimTime::from_nanos(key_time(key)))
+    }
+
+    /// The smallest key and whether it is in `early` (else it is `near`'s last), opening the
+    /// next bucket if both are empty.
+    #[inline]
+    fn front(&mut self) -> Option<(u128, bool)> {
+        match (self.near.last(), self.early.peek()) {
+            (Some(&n), None) => Some((n, false)),
+            (Some(&n), Some(&Reverse(e))) => Some(if e < n { (e, true) } else { (n, false) }),
+            (None, Some(&Reverse(e))) => Some((e, true)),
+            (None, None) => {
+                if self.open_next() {
+                    self.near.last().map(|&n| (n, false))
+                } else {
+                    None
+                }
+            }
         }
-        self.near.last().map(|&k| SimTime::from_nanos(key_time(k)))
     }
 
     /// Removes and returns the earliest entry (smallest `(at, seq)`).
     #[inline]
     pub fn pop(&mut self) -> Option<Popped<T>> {
-        if self.near.is_empty() && !self.open_next() {
-            return None;
+        let (key, early) = self.front()?;
+        if early {
+            self.early.pop();
+        } else {
+            self.near.pop();
         }
-        let key = self.near.pop()?;
         self.len -= 1;
         self.pops_since_rebuild += 1;
         let slot = key_slot(key);
         let payload = self.slab[slot].take().expect("queue slot holds a payload");
         self.free.push(slot as u32);
-        // The entry after the next: by the time it pops its payload is in cache, and so it is
-        // when `upcoming` reads it one event earlier.
-        if let Some(&after) = self
-            .near
-            .len()
-            .checked_sub(2)
-            .and_then(|i| self.near.get(i))
-        {
-            prefetch(&self.slab[key_slot(after)]);
+        // The payload `PREFETCH_AHEAD` pops from now, so that `upcoming` finds it in cache.
+        let later = self.near.len().checked_sub(PREFETCH_AHEAD);
+        if let Some(&key) = later.and_then(|i| self.near.get(i)) {
+            prefetch(&self.slab[key_slot(key)]);
         }
         Some(Popped {
             at: SimTime::from_nanos(key_time(key)),
@@ -403,13 +457,17 @@ impl<T> EventQueue<T> {
         })
     }
 
-    /// The payload that will pop next unless something earlier is pushed first, without
-    /// removing it; `None` also when the next entry is not yet sorted out. Meant for
-    /// prefetching what handling it will touch (right after a [`EventQueue::pop`] its slab slot
-    /// is usually in cache already: `pop` prefetched it).
+    /// The payload that will pop `ahead + 1` pops from now (`upcoming(0)` is the next one)
+    /// unless something earlier is pushed first, without removing anything; `None` also when
+    /// that entry is not sorted out yet. Meant for prefetching what handling it will touch:
+    /// for `ahead < PREFETCH_AHEAD` its slab slot is usually in cache already (each pop
+    /// prefetches the slot of the entry [`PREFETCH_AHEAD`] pops later).
     #[inline]
-    pub fn upcoming(&self) -> Option<&T> {
-        let &key = self.near.last()?;
+    pub fn upcoming(&self, ahead: usize) -> Option<&T> {
+        if !self.early.is_empty() {
+            return None; // The order of `early` against `near` is not worth working out here.
+        }
+        let &key = self.near.get(self.near.len().checked_sub(ahead + 1)?)?;
         self.slab.get(key_slot(key))?.as_ref()
     }
 
@@ -418,7 +476,7 @@ impl<T> EventQueue<T> {
     #[cold]
     #[inline(never)]
     fn open_next(&mut self) -> bool {
-        debug_assert!(self.near.is_empty());
+        debug_assert!(self.near.is_empty() && self.early.is_empty());
         loop {
             if self.len == 0 {
                 return false;
@@ -448,9 +506,13 @@ impl<T> EventQueue<T> {
             self.ring_len -= list.len as usize;
             self.cur = bucket + 1;
             self.pool.drain_into(list, &mut self.near);
-            self.near.sort_unstable_by(|a, b| b.cmp(a));
-            // The first two pops had no earlier pop to prefetch their payloads.
-            for &key in self.near.iter().rev().take(2) {
+            if self.near.len() <= INSERTION_SORT_MAX {
+                insertion_sort_descending(&mut self.near);
+            } else {
+                self.near.sort_unstable_by(|a, b| b.cmp(a));
+            }
+            // The first pops had no earlier pop to prefetch their payloads.
+            for &key in self.near.iter().rev().take(PREFETCH_AHEAD) {
                 prefetch(&self.slab[key_slot(key)]);
             }
             return true;
@@ -468,8 +530,7 @@ impl<T> EventQueue<T> {
     fn replace_all(&mut self, list: List) {
         let (mut c, mut left) = (list.head, list.len as usize);
         while left > 0 {
-            let Chunk { keys, next } = self.pool.chunks[c as usize];
-            self.pool.release(c);
+            let (keys, next) = self.pool.take(c);
             let n = left.min(CHUNK_KEYS);
             for &key in &keys[..n] {
                 self.place(key);
@@ -485,8 +546,7 @@ impl<T> EventQueue<T> {
             let list = std::mem::replace(&mut self.ring[b], List::EMPTY);
             let (mut c, mut left) = (list.head, list.len as usize);
             while left > 0 {
-                let Chunk { keys, next } = self.pool.chunks[c as usize];
-                self.pool.release(c);
+                let (keys, next) = self.pool.take(c);
                 let n = left.min(CHUNK_KEYS);
                 for &key in &keys[..n] {
                     self.pool.append(&mut self.overflow, key);
@@ -503,7 +563,7 @@ impl<T> EventQueue<T> {
     /// With near and the ring empty: chooses the bucket width and ring size from the overflow
     /// keys and files them.
     fn rebuild(&mut self) {
-        debug_assert!(self.near.is_empty() && self.ring_len == 0);
+        debug_assert!(self.near.is_empty() && self.early.is_empty() && self.ring_len == 0);
         let n = self.overflow.len as usize;
         let min_time = key_time(self.overflow_min);
         // Sample times evenly along the list.
@@ -511,8 +571,7 @@ impl<T> EventQueue<T> {
         let mut sample = Vec::with_capacity(SAMPLE + 1);
         let (mut c, mut i) = (self.overflow.head, 0usize);
         'walk: while c != NIL {
-            let chunk = &self.pool.chunks[c as usize];
-            for &key in &chunk.keys {
+            for &key in &self.pool.chunks[c as usize].0 {
                 if i >= n {
                     break 'walk;
                 }
@@ -521,7 +580,7 @@ impl<T> EventQueue<T> {
                 }
                 i += 1;
             }
-            c = chunk.next;
+            c = self.pool.links[c as usize];
         }
         sample.sort_unstable();
         // Spacing of the densest quarter, and of the whole sample as a fallback.

@@ -420,10 +420,11 @@ impl<P: Protocol> SimBuilder<P> {
             .names
             .components
             .iter()
-            .map(|n| rng::stream(seed, "component", n))
+            .map(|n| LineAligned(rng::stream(seed, "component", n)))
             .collect();
         let comp_node = self.names.component_node.clone();
-        let mut queue = EventQueue::with_capacity(1024.max(self.components.len() * 2));
+        // One pending event per component to start with; the queue grows as needed.
+        let mut queue = EventQueue::with_capacity(1024.max(self.components.len()));
         for (i, (at, _)) in self.faults.iter().enumerate() {
             // Capacity is far from the limits here; a failure would be a bug.
             queue
@@ -466,11 +467,15 @@ impl<P: Protocol> SimBuilder<P> {
             names: self.names,
             started: false,
             queue_full: false,
-            queue_memory_peak: 0,
             deferred,
         })
     }
 }
+
+/// A value starting on a cache-line boundary, so that reading it touches as few lines as
+/// possible (a component's 320-byte RNG spans five lines instead of six).
+#[repr(align(64))]
+struct LineAligned<T>(T);
 
 /// A runnable simulation. Single-threaded and `Send` (whole runs move across threads), never
 /// shared between threads.
@@ -479,7 +484,7 @@ pub struct Sim<P: Protocol> {
     queue: EventQueue<Event<P>>,
     components: Vec<Box<dyn Component<P>>>,
     comp_node: Vec<NodeId>,
-    rngs: Vec<Rng>,
+    rngs: Vec<LineAligned<Rng>>,
     nodes: Vec<NodeState>,
     net: Network,
     timers: TimerTable,
@@ -494,7 +499,6 @@ pub struct Sim<P: Protocol> {
     names: Names,
     started: bool,
     queue_full: bool,
-    queue_memory_peak: usize,
     /// Per node: events for its components that arrived while it was paused, in arrival order.
     /// Drained by [`Event::Resume`] (or by a crash, which drops them).
     deferred: Vec<VecDeque<Event<P>>>,
@@ -603,46 +607,49 @@ impl<P: Protocol> Sim<P> {
         self.digest.write_u64(popped.at.as_nanos());
         self.digest.write_u64(popped.seq);
         self.dispatch(popped.payload);
-        let mem = self.queue.memory_bytes();
-        if mem > self.queue_memory_peak {
-            self.queue_memory_peak = mem;
-        }
-        if let Some(dst) = self.upcoming_component() {
-            // Its `Box` pointer was prefetched in `prefetch_upcoming`; now the component's state.
-            prefetch(&*self.components[dst.index()]);
-        }
         Some(popped.at)
     }
 
-    /// The component the next event will most likely run (see [`EventQueue::upcoming`]).
+    /// The component the event `ahead + 1` pops from now will most likely run (see
+    /// [`EventQueue::upcoming`]).
     #[inline]
-    fn upcoming_component(&self) -> Option<ComponentId> {
-        match self.queue.upcoming()? {
-            Event::Deliver { dst, .. } | Event::Timer { dst, .. } => Some(*dst),
+    fn upcoming_component(&self, ahead: usize) -> Option<usize> {
+        match self.queue.upcoming(ahead)? {
+            Event::Deliver { dst, .. } | Event::Timer { dst, .. } => Some(dst.index()),
             _ => None,
         }
     }
 
-    /// Starts loading what the next event will touch (its component pointer, RNG stream and
-    /// node id) while this one is handled: with many components these are cache misses on
-    /// nearly every event, and overlapping them with useful work is most of the kernel's cost.
+    /// Starts loading what the next events will touch while this one is handled: with many
+    /// components they are cache misses on nearly every event, and overlapping them with useful
+    /// work is most of the kernel's cost. In stages, each a full event ahead of the next: the
+    /// queue prefetches payloads several pops ahead; from the third event ahead's payload we
+    /// prefetch its component pointer, RNG stream and node id; for the second event ahead,
+    /// whose component pointer is in cache by now, the component's own state.
     #[inline]
     fn prefetch_upcoming(&self) {
-        if let Some(dst) = self.upcoming_component() {
-            let i = dst.index();
-            if let (Some(c), Some(r), Some(n)) = (
+        if let Some(i) = self.upcoming_component(2)
+            && let (Some(c), Some(r), Some(n)) = (
                 self.components.get(i),
                 self.rngs.get(i),
                 self.comp_node.get(i),
-            ) {
-                prefetch(c);
-                prefetch(r);
-                prefetch(n);
-            }
+            )
+        {
+            prefetch(c);
+            prefetch(r);
+            prefetch(n);
+        }
+        if let Some(c) = self
+            .upcoming_component(1)
+            .and_then(|i| self.components.get(i))
+        {
+            prefetch(&**c);
         }
     }
 
-    #[inline]
+    // The per-event path (`dispatch`, `invoke`, `apply`) is inlined into the event loop: as
+    // calls they cost a prologue each and copy the event and the command through the stack.
+    #[inline(always)]
     fn dispatch(&mut self, event: Event<P>) {
         match event {
             Event::Deliver {
@@ -797,7 +804,7 @@ impl<P: Protocol> Sim<P> {
     }
 
     /// Runs one handler of `id` with a fresh context, then applies its commands.
-    #[inline]
+    #[inline(always)] // See `dispatch`.
     fn invoke(&mut self, id: ComponentId, f: impl FnOnce(&mut dyn Component<P>, &mut Ctx<'_, P>)) {
         let node_id = self.comp_node[id.index()];
         let node = &self.nodes[node_id.index()];
@@ -810,7 +817,7 @@ impl<P: Protocol> Sim<P> {
                 clock: node.clock,
                 slowdown_permille: node.slowdown_permille,
                 default_transport: self.net.default_transport,
-                rng: &mut self.rngs[id.index()],
+                rng: &mut self.rngs[id.index()].0,
                 out: &mut out,
                 timers: &mut self.timers,
                 metrics: &mut self.recorder,
@@ -837,7 +844,7 @@ impl<P: Protocol> Sim<P> {
         }
     }
 
-    #[inline]
+    #[inline(always)] // See `dispatch`.
     fn apply(&mut self, src: ComponentId, cmd: Command<P>) {
         match cmd {
             Command::Direct { dst, msg, delay } => {
@@ -1216,7 +1223,8 @@ impl<P: Protocol> Sim<P> {
     /// Ends the run and returns everything it recorded.
     pub fn finish(self) -> RunReport {
         let summary = self.summary(StopReason::EndTime);
-        let queue_memory_bytes = self.queue_memory_peak.max(self.queue.memory_bytes());
+        // The queue's buffers never shrink: their size now is their peak.
+        let queue_memory_bytes = self.queue.memory_bytes();
         RunReport {
             summary,
             metrics: self.recorder.finish(self.now),
