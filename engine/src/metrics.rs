@@ -189,6 +189,8 @@ impl MetricsReport {
 #[derive(Debug)]
 pub struct Recorder {
     info: Vec<SeriesInfo>,
+    /// Gauges that survive crashes (few; a linear scan at crash time is fine).
+    persistent: Vec<SeriesId>,
     state: Vec<State>,
     warmup_end: SimTime,
     interval: Option<SimDuration>,
@@ -201,6 +203,7 @@ impl Default for Recorder {
     fn default() -> Self {
         Recorder {
             info: Vec::new(),
+            persistent: Vec::new(),
             state: Vec::new(),
             warmup_end: SimTime::ZERO,
             interval: None,
@@ -257,6 +260,9 @@ impl Recorder {
         )
     }
     /// Registers a gauge starting at zero.
+    ///
+    /// The gauge measures volatile state: when the owner's node crashes it drops to zero (see
+    /// [`Recorder::crash_reset`]). Use [`Recorder::gauge_persistent`] for configuration levels.
     pub fn gauge(&mut self, owner: Option<ComponentId>, name: &str) -> SeriesId {
         self.register(
             owner,
@@ -264,6 +270,27 @@ impl Recorder {
             SeriesKind::Gauge,
             State::Gauge(GaugeState::default()),
         )
+    }
+    /// Registers a gauge that keeps its value across crashes (a configured capacity such as a
+    /// service's number of servers, not state held in memory).
+    pub fn gauge_persistent(&mut self, owner: Option<ComponentId>, name: &str) -> SeriesId {
+        let id = self.gauge(owner, name);
+        self.persistent.push(id);
+        id
+    }
+    /// Drops every volatile gauge of `owner` to zero at `now`: a crash loses the state those
+    /// gauges measure (queued requests, busy workers, cache entries), so time averages must not
+    /// keep counting it while the node is down. Called by the kernel on a crash.
+    pub fn crash_reset(&mut self, now: SimTime, owner: ComponentId) {
+        for i in 0..self.info.len() {
+            let id = SeriesId(i as u32);
+            if self.info[i].owner == Some(owner)
+                && self.info[i].kind == SeriesKind::Gauge
+                && !self.persistent.contains(&id)
+            {
+                self.set(now, id, 0);
+            }
+        }
     }
     /// Registers a histogram (values in nanoseconds for latencies).
     pub fn histogram(&mut self, owner: Option<ComponentId>, name: &str) -> SeriesId {
@@ -541,5 +568,22 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+    #[test]
+    fn crash_reset_zeroes_volatile_gauges_only() {
+        let mut r = Recorder::default();
+        let owner = ComponentId(3);
+        let queue = r.gauge(Some(owner), "queue_len");
+        let servers = r.gauge_persistent(Some(owner), "servers");
+        let other = r.gauge(Some(ComponentId(4)), "queue_len");
+        for g in [queue, servers, other] {
+            r.set(t(0), g, 4);
+        }
+        r.crash_reset(t(10), owner);
+        let rep = r.finish(t(20));
+        // 4 for 10 ms, then 0 for 10 ms: the crashed state is not counted while down.
+        assert_eq!(rep.gauge_avg(queue), 2.0);
+        assert_eq!(rep.gauge_avg(servers), 4.0);
+        assert_eq!(rep.gauge_avg(other), 4.0);
     }
 }

@@ -1143,6 +1143,7 @@ impl<P: Protocol> Sim<P> {
         let members = n.components.clone();
         for c in &members {
             self.components[c.index()].on_crash();
+            self.recorder.crash_reset(self.now, *c);
         }
         // Events deferred by a pause now fail the epoch check: messages count as `Crashed`
         // drops (streams tell their senders), timers are discarded.

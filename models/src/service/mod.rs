@@ -134,7 +134,7 @@ impl ServiceMetrics {
             queue_len: rec.gauge(o, "queue_len"),
             busy: rec.gauge(o, "busy"),
             in_system: rec.gauge(o, "in_system"),
-            servers: rec.gauge(o, "servers"),
+            servers: rec.gauge_persistent(o, "servers"),
         }
     }
 }
