@@ -106,7 +106,7 @@ pub fn render(dir: &Path) -> Result<String> {
         escape(&m.scenario_file),
         escape(&m.command),
         s.duration.0.as_secs_f64(),
-        s.warmup.0.as_secs_f64(),
+        s.warmup.fixed_or_zero().0.as_secs_f64(),
         m.master_seed,
         m.runs,
         points.rows.len(),
@@ -121,7 +121,12 @@ pub fn render(dir: &Path) -> Result<String> {
     topology(&mut h, &m, dir);
     metrics_table(&mut h, &points);
     analytic_table(&mut h, &m, &points, dir);
-    warmup_section(&mut h, dir, s.warmup.0.as_secs_f64(), m.replications);
+    warmup_section(
+        &mut h,
+        dir,
+        s.warmup.fixed_or_zero().0.as_secs_f64(),
+        m.replications,
+    );
     let faults = plot::fault_windows(s);
     if !faults.is_empty() {
         h.push_str("<h2>Scheduled faults</h2>\n<table>\n<tr><th class=\"l\">fault</th><th>from (s)</th><th>to (s)</th></tr>\n");

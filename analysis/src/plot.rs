@@ -488,7 +488,7 @@ fn first_run_series(ts: &Csv, metric: &str) -> Vec<(String, Vec<(f64, f64)>)> {
 }
 
 fn warmup_shade(s: &Scenario) -> Vec<Shade> {
-    let w = s.warmup.0.as_secs_f64();
+    let w = s.warmup.fixed_or_zero().0.as_secs_f64();
     if w > 0.0 {
         vec![Shade {
             start_s: 0.0,

@@ -66,6 +66,7 @@ pub fn summary_csv(plan: &Plan, results: &[RunResult]) -> Result<Vec<u8>> {
     );
     header.extend(RUN_METRICS.iter().map(|s| (*s).to_owned()));
     header.push("digest".into());
+    header.push("warmup_s".into());
     let rows = results.iter().map(|r| {
         let mut row = vec![
             plan.base.name.clone(),
@@ -78,6 +79,7 @@ pub fn summary_csv(plan: &Plan, results: &[RunResult]) -> Result<Vec<u8>> {
         row.extend([s, r.stop_reason.clone(), f]);
         row.extend(r.metrics.iter().map(|(_, v)| num(*v)));
         row.push(r.digest.clone());
+        row.push(num(r.warmup_s));
         row
     });
     csv_bytes(header, rows)
@@ -98,10 +100,25 @@ pub fn points_csv(plan: &Plan, results: &[RunResult]) -> Result<Vec<u8>> {
         let mut row = vec![plan.base.name.clone(), p.index.to_string()];
         row.extend(params(plan, p.index));
         row.extend([runs.len().to_string(), (runs.len() - ok.len()).to_string()]);
-        for (i, _) in RUN_METRICS.iter().enumerate() {
+        // A single replication has no between-run variance: the CI of the mean latency and
+        // throughput then comes from batch means over its windows after the warm-up.
+        let single = match (runs.len(), ok.as_slice()) {
+            (1, [r]) => Some(crate::warmup::window_series(r)),
+            _ => None,
+        };
+        for (i, m) in RUN_METRICS.iter().enumerate() {
             let values: Vec<f64> = ok.iter().map(|r| r.metrics[i].1).collect();
             let s = summarize(&values);
-            row.extend([num(s.mean), num(s.std_dev), num(s.ci95_half_width)]);
+            let batch = |series: &[f64]| {
+                crate::warmup::batch_means_ci(series, crate::warmup::DEFAULT_BATCHES)
+                    .map_or(f64::NAN, |(_, half)| half)
+            };
+            let ci = match (&single, *m) {
+                (Some(w), "latency_mean_ms") => batch(&w.latency_mean_ms),
+                (Some(w), "throughput_rps") => batch(&w.throughput_rps),
+                _ => s.ci95_half_width,
+            };
+            row.extend([num(s.mean), num(s.std_dev), num(ci)]);
         }
         row
     });

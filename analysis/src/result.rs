@@ -34,6 +34,14 @@ pub struct RunResult {
     pub components: Vec<ComponentRow>,
     /// Per-interval, per-component values (tidy).
     pub timeseries: Vec<TimeseriesRow>,
+    /// The warm-up this run excluded, in seconds: the fixed `warmup:` or, with `warmup: Auto`,
+    /// the one MSER-5 chose. NaN when unknown (a run that could not start, an old journal).
+    #[serde(default = "unknown_warmup")]
+    pub warmup_s: f64,
+}
+
+fn unknown_warmup() -> f64 {
+    f64::NAN
 }
 
 /// Per-component totals over the measured period.
@@ -467,6 +475,7 @@ pub fn from_report(
             .collect(),
         components,
         timeseries,
+        warmup_s: m.measured_from.as_secs_f64(),
     }
 }
 

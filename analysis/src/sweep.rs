@@ -223,16 +223,31 @@ pub fn plan(
 pub fn run_one(point: &PlannedPoint, replication: u32, seed: u64) -> RunResult {
     let spec = &point.spec;
     let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let sim = build::build(spec, seed).map_err(|e| e.to_string())?;
-        let report = sim.run_to_report(Limits::new(SimTime::ZERO + spec.duration, spec.max_events));
-        Ok::<_, String>(result::from_report(
-            &report,
-            point.index,
-            replication,
-            seed,
-            &point.kinds,
-            spec.max_events,
-        ))
+        let once = |spec: &Spec| {
+            let sim = build::build(spec, seed).map_err(|e| e.to_string())?;
+            let report =
+                sim.run_to_report(Limits::new(SimTime::ZERO + spec.duration, spec.max_events));
+            Ok::<_, String>(result::from_report(
+                &report,
+                point.index,
+                replication,
+                seed,
+                &point.kinds,
+                spec.max_events,
+            ))
+        };
+        let first = once(spec)?;
+        // `warmup: Auto`: the first run had no warm-up; repeat it (same seed, same events)
+        // with the warm-up MSER-5 picks from its windows. A zero pick needs no second run.
+        match crate::warmup::auto_warmup(spec, &first) {
+            Some(w) if !w.is_zero() => {
+                let mut fixed = spec.clone();
+                fixed.warmup = w;
+                fixed.warmup_auto = false;
+                once(&fixed)
+            }
+            _ => Ok(first),
+        }
     }));
     let failure = match attempt {
         Ok(Ok(r)) => return r,
@@ -260,6 +275,11 @@ pub fn run_one(point: &PlannedPoint, replication: u32, seed: u64) -> RunResult {
             .collect(),
         components: Vec::new(),
         timeseries: Vec::new(),
+        warmup_s: if spec.warmup_auto {
+            f64::NAN
+        } else {
+            spec.warmup.as_secs_f64()
+        },
     }
 }
 

@@ -16,6 +16,10 @@
 //! each), whose means are treated as nearly independent, and a Student t interval
 //! `t(0.975, b−1) · sd(batch means) / √b` is computed around their mean.
 
+use clustersim_engine::SimDuration;
+use clustersim_scenarios::Spec;
+
+use crate::result::{RunResult, is_client_kind};
 use crate::stats::{student_t_975, summarize};
 
 /// The batch size of MSER-5.
@@ -114,6 +118,114 @@ pub fn batch_means_ci(series: &[f64], batches: usize) -> Option<(f64, f64)> {
     let s = summarize(&means);
     let half = student_t_975(b - 1) * s.std_dev / (b as f64).sqrt();
     Some((s.mean, half))
+}
+
+/// Per-window run-level series of one run, rebuilt from its tidy time series: all clients
+/// merged, as in the run-level columns of `summary.csv`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WindowSeries {
+    /// Window starts in seconds, in time order.
+    pub start_s: Vec<f64>,
+    /// Window ends in seconds.
+    pub end_s: Vec<f64>,
+    /// Mean end-to-end latency of the clients' successful requests in each window (count-
+    /// weighted over clients; NaN for a window without any).
+    pub latency_mean_ms: Vec<f64>,
+    /// Successful client requests per second in each window.
+    pub throughput_rps: Vec<f64>,
+}
+
+/// The per-window client series of `run` (windows before `warmup_s` included); see
+/// [`WindowSeries`]. [`window_series`] keeps only the windows after the run's warm-up.
+#[must_use]
+pub fn all_window_series(run: &RunResult) -> WindowSeries {
+    let is_client = |name: &str| {
+        run.components
+            .iter()
+            .any(|c| c.component == name && is_client_kind(&c.kind))
+    };
+    let mut out = WindowSeries::default();
+    // (latency count, count × mean, ok/s) of the window being gathered.
+    let mut acc = (0.0, 0.0, 0.0);
+    let flush = |out: &mut WindowSeries, acc: (f64, f64, f64)| {
+        out.latency_mean_ms
+            .push(if acc.0 > 0.0 { acc.1 / acc.0 } else { f64::NAN });
+        out.throughput_rps.push(acc.2);
+    };
+    let mut count = 0.0;
+    for t in &run.timeseries {
+        if out.start_s.last() != Some(&t.start_s) {
+            if !out.start_s.is_empty() {
+                flush(&mut out, acc);
+            }
+            out.start_s.push(t.start_s);
+            out.end_s.push(t.end_s);
+            acc = (0.0, 0.0, 0.0);
+        }
+        if !is_client(&t.component) {
+            continue;
+        }
+        // Within one window a histogram's `_count` row precedes its `_mean_ms` row.
+        match t.metric.as_str() {
+            "latency_count" => count = t.value,
+            "latency_mean_ms" => {
+                acc.0 += count;
+                acc.1 += count * t.value;
+            }
+            "ok_per_s" => acc.2 += t.value,
+            _ => {}
+        }
+    }
+    if !out.start_s.is_empty() {
+        flush(&mut out, acc);
+    }
+    out
+}
+
+/// [`all_window_series`] without the windows that start before the run's warm-up end
+/// (`RunResult::warmup_s`): the data [`batch_means_ci`] is applied to for single runs.
+#[must_use]
+pub fn window_series(run: &RunResult) -> WindowSeries {
+    let all = all_window_series(run);
+    let keep: Vec<bool> = all.start_s.iter().map(|s| *s >= run.warmup_s).collect();
+    let pick = |v: &[f64]| -> Vec<f64> {
+        v.iter()
+            .zip(&keep)
+            .filter(|(_, k)| **k)
+            .map(|(x, _)| *x)
+            .collect()
+    };
+    WindowSeries {
+        start_s: pick(&all.start_s),
+        end_s: pick(&all.end_s),
+        latency_mean_ms: pick(&all.latency_mean_ms),
+        throughput_rps: pick(&all.throughput_rps),
+    }
+}
+
+/// The warm-up `warmup: Auto` chooses for a run of `spec` that executed without warm-up:
+/// MSER-5 over the per-window client mean latency (or, when no window has a latency, the
+/// client throughput), as a whole number of report intervals. `None` when the spec has a
+/// fixed warm-up, the run failed, or there are fewer than 10 windows with a value.
+#[must_use]
+pub fn auto_warmup(spec: &Spec, first: &RunResult) -> Option<SimDuration> {
+    if !spec.warmup_auto || first.failure.is_some() {
+        return None;
+    }
+    let w = all_window_series(first);
+    let series = if w.latency_mean_ms.iter().any(|v| v.is_finite()) {
+        &w.latency_mean_ms
+    } else {
+        &w.throughput_rps
+    };
+    let res = mser5(series)?;
+    let ns = spec
+        .report_interval
+        .as_nanos()
+        .saturating_mul(res.truncate_windows as u64);
+    // MSER-5 only looks at the first half, so this stays below the run length; keep the
+    // validation invariant (warm-up shorter than the run) regardless.
+    (ns < spec.duration.as_nanos()).then(|| SimDuration::from_nanos(ns))
 }
 
 #[cfg(test)]

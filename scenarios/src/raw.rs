@@ -57,9 +57,10 @@ pub struct Scenario {
     pub seed: u64,
     /// Simulated time to run.
     pub duration: Duration,
-    /// Initial period excluded from statistics. Default `"0"`.
-    #[serde(default = "zero")]
-    pub warmup: Duration,
+    /// Initial period excluded from statistics: a duration, or `Auto` to detect it per run
+    /// with MSER-5 (see [`Warmup`]). Default `"0"`.
+    #[serde(default = "no_warmup")]
+    pub warmup: Warmup,
     /// Time-series interval for `timeseries.csv`. Default `"1s"`.
     #[serde(default = "one_second")]
     pub report_interval: Duration,
@@ -86,6 +87,80 @@ pub struct Scenario {
     /// Parameter sweep and replications. Default: one point, one replication.
     #[serde(default)]
     pub sweep: Sweep,
+}
+
+fn no_warmup() -> Warmup {
+    Warmup::Fixed(zero())
+}
+
+/// The warm-up of a scenario: a fixed duration (`warmup: "5s"`) or `warmup: Auto`.
+///
+/// With `Auto`, each run first executes without warm-up, MSER-5 picks the truncation point
+/// from its per-window series, and the run is repeated with that fixed warm-up (same seed,
+/// same events); see `clustersim_analysis::warmup`. Accepted forms: a duration string, or the
+/// bare identifier `Auto` (the string `"Auto"` is read the same way). Prints back as the
+/// duration string or the bare `Auto`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Warmup {
+    /// A fixed warm-up.
+    Fixed(Duration),
+    /// Detected per run by MSER-5.
+    Auto,
+}
+
+impl Warmup {
+    /// The fixed warm-up, or zero for `Auto` (its value is only known per run).
+    pub fn fixed_or_zero(self) -> Duration {
+        match self {
+            Warmup::Fixed(d) => d,
+            Warmup::Auto => zero(),
+        }
+    }
+}
+
+impl Default for Warmup {
+    fn default() -> Self {
+        no_warmup()
+    }
+}
+
+const WARMUP_FORMS: &str = "a duration string (for example \"5s\" or \"0\") or the bare \
+     identifier `Auto` (warm-up detected per run by MSER-5)";
+
+impl<'de> Deserialize<'de> for Warmup {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // ron hands a bare identifier to `deserialize_any` visitors as a nameless unit, except
+        // to serde's buffered content (what `untagged` uses), which receives the identifier's
+        // text. This private, buffered shape is therefore the one way to see `Auto`; the
+        // catch-all arm turns every other shape into one error listing the accepted forms.
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Repr {
+            Text(String),
+            Other(de::IgnoredAny),
+        }
+        match Repr::deserialize(d)? {
+            Repr::Text(t) if t == "Auto" => Ok(Warmup::Auto),
+            Repr::Text(t) => match t.parse::<Duration>() {
+                Ok(v) => Ok(Warmup::Fixed(v)),
+                Err(e) => Err(de::Error::custom(format_args!(
+                    "invalid warm-up `{t}`: {e}; expected {WARMUP_FORMS}"
+                ))),
+            },
+            Repr::Other(_) => Err(de::Error::custom(format_args!(
+                "invalid warm-up: expected {WARMUP_FORMS}"
+            ))),
+        }
+    }
+}
+
+impl Serialize for Warmup {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Warmup::Fixed(d) => d.serialize(s),
+            Warmup::Auto => s.serialize_unit_variant("Warmup", 1, "Auto"),
+        }
+    }
 }
 
 /// A region (or zone).
@@ -866,6 +941,21 @@ pub struct LoadBalancer {
     /// Transport to backends and callers. Default: the network's default.
     #[serde(default)]
     pub transport: Option<Transport>,
+    /// Layer-7 per-operation pools, e.g. `[(op: Write, backends: ["primary"]), (op: Read,
+    /// backends: ["r1", "r2"])]`: each op with a pool goes only to its backends (each listed in
+    /// `backends`), balanced by `policy`; other ops use every backend. `L7` only. Default `[]`.
+    #[serde(default)]
+    pub pools: Vec<LbPool>,
+}
+
+/// The backends of one operation at a layer-7 load balancer.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LbPool {
+    /// The operation (`Read`, `Write` or `Other`), at most one pool each.
+    pub op: Op,
+    /// Names of the pool's backends, each also listed in the balancer's `backends`.
+    pub backends: Vec<String>,
 }
 
 /// One shard of a shard router.
@@ -984,6 +1074,22 @@ pub struct ShardRouter {
     /// Transport to shards and callers. Default: the network's default.
     #[serde(default)]
     pub transport: Option<Transport>,
+    /// A transfer batch with no progress for this long is re-sent. Default `"2s"`.
+    #[serde(default = "shard_transfer_timeout")]
+    pub transfer_timeout: Duration,
+    /// Most re-sends of one batch before it is abandoned (its keys lost). Default 3.
+    #[serde(default = "shard_max_transfer_retries")]
+    pub max_transfer_retries: u32,
+    /// Extra delay of a `ServeFromNew` miss before the old owner is asked. Default `"0s"`.
+    #[serde(default = "zero")]
+    pub miss_penalty: Duration,
+}
+
+fn shard_transfer_timeout() -> Duration {
+    Duration(clustersim_engine::SimDuration::from_secs(2))
+}
+fn shard_max_transfer_retries() -> u32 {
+    3
 }
 
 /// Cache and proxy parameters (`Cache`, `ReverseProxy`, `ForwardProxy`: one building block).

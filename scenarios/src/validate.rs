@@ -29,8 +29,11 @@ pub struct Spec {
     pub seed: u64,
     /// Run length.
     pub duration: SimDuration,
-    /// Warm-up excluded from statistics.
+    /// Warm-up excluded from statistics (zero when [`Spec::warmup_auto`] is set).
     pub warmup: SimDuration,
+    /// `warmup: Auto`: the warm-up is detected per run (MSER-5) by the analysis crate, which
+    /// runs once with [`Spec::warmup`] = 0 and again with the detected value.
+    pub warmup_auto: bool,
     /// Time-series interval.
     pub report_interval: SimDuration,
     /// Event bound per run.
@@ -221,14 +224,12 @@ pub fn validate(raw: &Scenario) -> Result<Spec, Vec<Diagnostic>> {
     if duration.is_zero() {
         cx.err("duration", "the run must last longer than zero");
     }
-    if raw.warmup.0 >= duration && !duration.is_zero() {
+    let warmup = raw.warmup.fixed_or_zero().0;
+    if warmup >= duration && !duration.is_zero() {
         cx.push(
             Diagnostic::new(
                 "warmup",
-                format!(
-                    "warm-up {} is not shorter than the run ({duration})",
-                    raw.warmup.0
-                ),
+                format!("warm-up {warmup} is not shorter than the run ({duration})"),
             )
             .with_hint("shorten `warmup` or lengthen `duration`"),
         );
@@ -506,6 +507,7 @@ pub fn validate(raw: &Scenario) -> Result<Spec, Vec<Diagnostic>> {
         &mut specs,
     );
     check_call_graph(&mut cx, raw, &specs, &is_client);
+    check_limiter_stores(&mut cx, raw, &components);
 
     // Faults.
     let node_ref = |cx: &mut Ctx, path: &str, name: &str| -> Option<NodeId> {
@@ -767,7 +769,8 @@ pub fn validate(raw: &Scenario) -> Result<Spec, Vec<Diagnostic>> {
         description: raw.description.clone(),
         seed: raw.seed,
         duration,
-        warmup: raw.warmup.0,
+        warmup,
+        warmup_auto: raw.warmup == raw::Warmup::Auto,
         report_interval: raw.report_interval.0,
         max_events: raw.max_events,
         regions: region_names,
@@ -1090,7 +1093,50 @@ fn load_balancer_config(
         }),
         retry_other_backend: l.retry_other_backend,
         transport: l.transport.map(transport).unwrap_or(cx.default_transport),
+        pools: lb_pools(cx, components, path, l),
     }
+}
+
+/// Layer-7 pools: member names → indices in the balancer's `backends` (unknown components
+/// and components that are not backends of this balancer are reported here; the rest —
+/// layer, repeated ops, empty pools — by the model's own check).
+fn lb_pools(
+    cx: &mut Ctx,
+    components: &Names<'_>,
+    path: &str,
+    l: &raw::LoadBalancer,
+) -> Vec<load_balancer::Pool> {
+    let mut pools = Vec::with_capacity(l.pools.len());
+    for (i, p) in l.pools.iter().enumerate() {
+        let mut backends = Vec::with_capacity(p.backends.len());
+        for (j, name) in p.backends.iter().enumerate() {
+            let at = format!("{path}.pools[{i}].backends[{j}]");
+            if components.get(cx, &at, name).is_none() {
+                continue;
+            }
+            match l.backends.iter().position(|b| b.target == *name) {
+                Some(k) => backends.push(k as u32),
+                None => {
+                    let listed: Vec<&str> = l.backends.iter().map(|b| b.target.as_str()).collect();
+                    cx.err(
+                        at,
+                        format!(
+                            "`{name}` is not a backend of this balancer; a pool's members must \
+                             also be listed in `backends` (currently: {})",
+                            listed.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
+        if backends.len() == p.backends.len() {
+            pools.push(load_balancer::Pool {
+                op: op(p.op),
+                backends,
+            });
+        }
+    }
+    pools
 }
 
 fn rate_limiter_config(
@@ -1236,6 +1282,9 @@ fn shard_router_config(
             replicas: h.replicas,
         }),
         transport: r.transport.map(transport).unwrap_or(cx.default_transport),
+        transfer_timeout: r.transfer_timeout.0,
+        max_transfer_retries: r.max_transfer_retries,
+        miss_penalty: r.miss_penalty.0,
     }
 }
 
@@ -1244,6 +1293,48 @@ fn op(o: raw::Op) -> clustersim_models::msg::Op {
         raw::Op::Read => clustersim_models::msg::Op::Read,
         raw::Op::Write => clustersim_models::msg::Op::Write,
         raw::Op::Other => clustersim_models::msg::Op::Other,
+    }
+}
+
+/// A distributed rate limiter's `mode.<Sync|LocalSync>.store` must name a `CounterStore`:
+/// any other component would ignore the counter operations and every request would time out.
+fn check_limiter_stores(cx: &mut Ctx, raw: &Scenario, components: &Names<'_>) {
+    for (i, c) in raw.components.iter().enumerate() {
+        let raw::Kind::RateLimiter(l) = &c.kind else {
+            continue;
+        };
+        let (variant, store) = match &l.mode {
+            raw::LimitMode::Sync { store, .. } => ("Sync", store),
+            raw::LimitMode::LocalSync { store, .. } => ("LocalSync", store),
+            raw::LimitMode::Local => continue,
+        };
+        let Some(&t) = components.ids.get(store.as_str()) else {
+            continue; // unknown names are reported where the mode is converted
+        };
+        if !matches!(raw.components[t as usize].kind, raw::Kind::CounterStore(_)) {
+            let stores: Vec<&str> = raw
+                .components
+                .iter()
+                .filter(|c| matches!(c.kind, raw::Kind::CounterStore(_)))
+                .map(|c| c.name.as_str())
+                .collect();
+            let hint = if stores.is_empty() {
+                "add a `(name: \"redis\", kind: CounterStore())` component and name it here"
+                    .to_string()
+            } else {
+                format!("name a CounterStore component: {}", stores.join(", "))
+            };
+            cx.push(
+                Diagnostic::new(
+                    format!("components[{i}].kind.RateLimiter.mode.{variant}.store"),
+                    format!(
+                        "`{}` keeps its counters in `{store}`, which is not a CounterStore",
+                        c.name
+                    ),
+                )
+                .with_hint(hint),
+            );
+        }
     }
 }
 

@@ -304,7 +304,7 @@ fn run_writes_every_report() {
             "summary.csv lacks {col}: {summary}"
         );
     }
-    assert!(summary.ends_with(",digest"), "{summary}");
+    assert!(summary.ends_with(",digest,warmup_s"), "{summary}");
     let rows = read_text(&dir.join("summary.csv"));
     assert_eq!(rows.lines().count(), 1 + 4, "four replications:\n{rows}");
     assert!(

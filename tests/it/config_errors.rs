@@ -126,6 +126,17 @@ const CASES: &[Case] = &[
         &[": components[1].kind: `app` sends requests to `clients`, which is a client"],
     ),
     semantic(
+        "lb_bad_pools.ron",
+        Some(3),
+        &[
+            ": components[1].kind.LoadBalancer.pools: route by the request's operation",
+            "set `layer: L7`",
+            ": components[2].kind.LoadBalancer.pools[1].backends[0]: `r2` is not a backend of this balancer",
+            "(currently: primary, r1)",
+            ": components[2].kind.LoadBalancer.pools[1].backends[1]: unknown component `r11`",
+        ],
+    ),
+    semantic(
         "fault_after_end.ron",
         Some(1),
         &[": faults[0].at: fault at 15s is after the end of the run (10s)"],
@@ -162,6 +173,14 @@ const CASES: &[Case] = &[
             "did you mean `app`?",
             ": components[1].kind.Service.workers: a service needs at least one worker",
             ": faults[0].action.Pause.node: unknown node or component `nowhere`",
+        ],
+    ),
+    semantic(
+        "limiter_store_not_a_store.ron",
+        Some(1),
+        &[
+            ": components[1].kind.RateLimiter.mode.Sync.store: `rl` keeps its counters in `db`, which is not a CounterStore",
+            "name a CounterStore component: redis",
         ],
     ),
 ];

@@ -10,6 +10,7 @@
 //! * `shards`: `run --shard K/N` + `merge` give the unsharded bytes; Slurm scripts.
 //! * `analysis_views`: `compare` verdicts, SVG charts for every catalogue scenario, the HTML
 //!   report, `--check-determinism`.
+//! * `warmup_auto`: `warmup: Auto` syntax, MSER-5 re-runs, batch-means CIs.
 //!
 //! Shared helpers live in the crate's library (`tests/lib.rs`).
 
@@ -19,3 +20,4 @@ mod cli;
 mod config_errors;
 mod determinism;
 mod shards;
+mod warmup_auto;

@@ -6,6 +6,7 @@ use clustersim_engine::{ComponentId, SimDuration, Transport};
 
 use super::policy::Policy;
 use crate::error::ConfigError;
+use crate::msg::Op;
 
 /// Most backends one load balancer may have.
 pub const MAX_BACKENDS: usize = 1 << 20;
@@ -39,6 +40,22 @@ pub struct LoadBalancerConfig {
     pub retry_other_backend: bool,
     /// Transport of forwarded requests, probes and responses. Default [`Transport::Stream`].
     pub transport: Transport,
+    /// Layer-7 per-operation pools: a request whose op has a pool goes only to that pool's
+    /// backends (e.g. writes to the primary, reads to the replicas); ops without a pool use
+    /// every backend. Each pool is balanced by `policy` on its own (its own round-robin
+    /// cursor, its own index for the least-* policies), while active connections, response
+    /// times and health are per backend and shared by every pool that lists it. Layer 7 only.
+    /// Default empty.
+    pub pools: Vec<Pool>,
+}
+
+/// The backends that serve one operation (see [`LoadBalancerConfig::pools`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pool {
+    /// The operation routed to this pool; at most one pool per op.
+    pub op: Op,
+    /// Indices into [`LoadBalancerConfig::backends`], at least one, none twice.
+    pub backends: Vec<u32>,
 }
 
 /// One backend.
@@ -109,6 +126,7 @@ impl LoadBalancerConfig {
             health: None,
             retry_other_backend: false,
             transport: Transport::Stream,
+            pools: Vec::new(),
         }
     }
 
@@ -153,6 +171,7 @@ impl LoadBalancerConfig {
                 ),
             ));
         }
+        self.validate_pools()?;
         if self.backend_timeout.is_some_and(SimDuration::is_zero) {
             return Err(ConfigError::new(
                 "backend_timeout",
@@ -186,6 +205,51 @@ impl LoadBalancerConfig {
                     "health.healthy_threshold",
                     "is 0, but it must be >= 1",
                 ));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_pools(&self) -> Result<(), ConfigError> {
+        if !self.pools.is_empty() && self.layer == Layer::L4 {
+            return Err(ConfigError::new(
+                "pools",
+                "route by the request's operation, an application-level attribute a layer-4 \
+                 balancer cannot see; set `layer: L7` or remove the pools",
+            ));
+        }
+        for (i, p) in self.pools.iter().enumerate() {
+            if let Some(k) = self.pools[..i].iter().position(|o| o.op == p.op) {
+                return Err(ConfigError::new(
+                    format!("pools[{i}].op"),
+                    format!(
+                        "{:?} already has a pool (pools[{k}]); list each operation once",
+                        p.op
+                    ),
+                ));
+            }
+            if p.backends.is_empty() {
+                return Err(ConfigError::new(
+                    format!("pools[{i}].backends"),
+                    "is empty, but a pool needs at least one backend",
+                ));
+            }
+            for (j, &b) in p.backends.iter().enumerate() {
+                if b as usize >= self.backends.len() {
+                    return Err(ConfigError::new(
+                        format!("pools[{i}].backends[{j}]"),
+                        format!(
+                            "is backend {b}, but the balancer has only {} backends",
+                            self.backends.len()
+                        ),
+                    ));
+                }
+                if p.backends[..j].contains(&b) {
+                    return Err(ConfigError::new(
+                        format!("pools[{i}].backends[{j}]"),
+                        "lists a backend already in this pool",
+                    ));
+                }
             }
         }
         Ok(())
@@ -251,5 +315,31 @@ mod tests {
             ..HealthCheck::default()
         });
         assert_eq!(c.validate().unwrap_err().field, "health.interval");
+    }
+
+    #[test]
+    fn pools_are_layer_7_per_op_and_name_valid_backends() {
+        let mut c = LoadBalancerConfig::new(&[ComponentId(1), ComponentId(2), ComponentId(3)]);
+        c.pools = vec![
+            Pool {
+                op: Op::Write,
+                backends: vec![0],
+            },
+            Pool {
+                op: Op::Read,
+                backends: vec![1, 2],
+            },
+        ];
+        assert_eq!(c.validate().unwrap_err().field, "pools");
+        c.layer = Layer::L7;
+        c.validate().unwrap();
+        c.pools[1].backends = vec![1, 3];
+        assert_eq!(c.validate().unwrap_err().field, "pools[1].backends[1]");
+        c.pools[1].backends = vec![1, 1];
+        assert_eq!(c.validate().unwrap_err().field, "pools[1].backends[1]");
+        c.pools[1].backends.clear();
+        assert_eq!(c.validate().unwrap_err().field, "pools[1].backends");
+        c.pools[1] = c.pools[0].clone();
+        assert_eq!(c.validate().unwrap_err().field, "pools[1].op");
     }
 }

@@ -12,6 +12,10 @@
 //! 2. **Routing.** The [`Picker`] chooses a healthy backend; with none healthy the caller gets
 //!    [`Status::Unavailable`] at once. Layer-4 policies see only the end user
 //!    ([`Request::client`] and the calling component); layer-7 ones may read the key.
+//!    With layer-7 `pools` the request's op selects the candidates: a request whose op has a
+//!    pool is balanced over that pool only (one [`Picker`] per pool, so least-* policies keep
+//!    their O(log n) index; per-backend loads, response times and health are shared by every
+//!    pool listing the backend), any other op over every backend.
 //! 3. **Forwarding** with a fresh request id (`generation << 32 | slot`; the caller's id, op,
 //!    key, size and client are kept). The backend's *active* count rises until the attempt
 //!    ends.
@@ -76,7 +80,7 @@ pub mod policy;
 #[cfg(test)]
 mod tests;
 
-pub use config::{Backend, HealthCheck, Layer, LoadBalancerConfig, MAX_BACKENDS};
+pub use config::{Backend, HealthCheck, Layer, LoadBalancerConfig, MAX_BACKENDS, Pool};
 pub use policy::{Picker, Policy};
 
 use clustersim_engine::{
@@ -85,7 +89,29 @@ use clustersim_engine::{
 };
 
 use crate::Cluster;
-use crate::msg::{Msg, Request, Response, Status};
+use crate::msg::{Msg, Op, Request, Response, Status};
+
+/// Marks a backend that is not in a pool (in [`PoolState::local`]).
+const NOT_IN_POOL: u32 = u32::MAX;
+
+/// One layer-7 pool: its own [`Picker`] over its members (local indices).
+#[derive(Clone, Debug)]
+struct PoolState {
+    picker: Picker,
+    /// Local index → backend index.
+    members: Vec<u32>,
+    /// Backend index → local index, or [`NOT_IN_POOL`].
+    local: Vec<u32>,
+}
+
+#[inline]
+fn op_index(op: Op) -> usize {
+    match op {
+        Op::Read => 0,
+        Op::Write => 1,
+        Op::Other => 2,
+    }
+}
 
 /// Timers of the load balancer.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -235,7 +261,13 @@ fn split_id(id: u64) -> (usize, u32) {
 /// The load balancer component (see the module docs).
 #[derive(Debug)]
 pub struct LoadBalancer {
+    /// Over every backend: routes the ops without a pool and holds the shared view (health,
+    /// active connections) the gauges report.
     picker: Picker,
+    /// Layer-7 pools, in configuration order (empty without pools).
+    pools: Vec<PoolState>,
+    /// Per op ([`op_index`]): its pool, if it has one.
+    op_pool: [Option<u32>; 3],
     backends: Vec<BackendState>,
     routing_cost: SimDuration,
     busy_until: SimTime,
@@ -273,8 +305,29 @@ impl LoadBalancer {
                 probe_timer: None,
             })
             .collect();
+        let mut op_pool = [None; 3];
+        let pools = cfg
+            .pools
+            .iter()
+            .enumerate()
+            .map(|(k, p)| {
+                op_pool[op_index(p.op)] = Some(k as u32);
+                let w: Vec<u32> = p.backends.iter().map(|&b| weights[b as usize]).collect();
+                let mut local = vec![NOT_IN_POOL; weights.len()];
+                for (l, &b) in p.backends.iter().enumerate() {
+                    local[b as usize] = l as u32;
+                }
+                PoolState {
+                    picker: Picker::new(cfg.policy, &w),
+                    members: p.backends.clone(),
+                    local,
+                }
+            })
+            .collect();
         LoadBalancer {
             picker: Picker::new(cfg.policy, &weights),
+            pools,
+            op_pool,
             backends,
             routing_cost: cfg.routing_cost,
             busy_until: SimTime::ZERO,
@@ -288,9 +341,55 @@ impl LoadBalancer {
         }
     }
 
-    /// The routing core (backend health, loads).
+    /// The routing core over every backend (backend health, loads).
     pub fn picker(&self) -> &Picker {
         &self.picker
+    }
+
+    /// The picker of layer-7 pool `k` (configuration order); its indices are positions in
+    /// that pool's `backends`.
+    pub fn pool_picker(&self, k: usize) -> &Picker {
+        &self.pools[k].picker
+    }
+
+    /// Applies a per-backend change to the shared picker and to every pool listing `b`
+    /// (O(pools) on top of the picker's own cost).
+    #[inline]
+    fn each_picker(&mut self, b: usize, f: impl Fn(&mut Picker, usize)) {
+        f(&mut self.picker, b);
+        for p in &mut self.pools {
+            let l = p.local[b];
+            if l != NOT_IN_POOL {
+                f(&mut p.picker, l as usize);
+            }
+        }
+    }
+
+    /// A healthy backend for `req` (from its op's pool, if any), or `None`; never `exclude`
+    /// if given.
+    fn choose(
+        &mut self,
+        cx: &mut Ctx<'_, Cluster>,
+        client: u64,
+        req: &Request,
+        exclude: Option<usize>,
+    ) -> Option<usize> {
+        match self.op_pool[op_index(req.op)] {
+            None => match exclude {
+                None => self.picker.pick(cx.rng(), client, req.key),
+                Some(x) => self.picker.pick_other(cx.rng(), client, req.key, x),
+            },
+            Some(k) => {
+                let p = &mut self.pools[k as usize];
+                let l = match exclude {
+                    None => p.picker.pick(cx.rng(), client, req.key),
+                    Some(x) => p
+                        .picker
+                        .pick_other(cx.rng(), client, req.key, p.local[x] as usize),
+                }?;
+                Some(p.members[l] as usize)
+            }
+        }
     }
 
     /// Requests inside the balancer (routing or forwarded).
@@ -353,7 +452,7 @@ impl LoadBalancer {
         let e = self.entries[slot];
         cx.record(self.m.wait, (cx.now() - e.arrival).as_nanos());
         let client = policy::client_hash(e.from.0, e.req.client);
-        match self.picker.pick(cx.rng(), client, e.req.key) {
+        match self.choose(cx, client, &e.req, None) {
             Some(b) => self.forward(cx, slot, b),
             None => {
                 cx.count(self.m.unavailable, 1);
@@ -374,7 +473,7 @@ impl LoadBalancer {
         e.timer = self
             .backend_timeout
             .map(|t| cx.set_timer(t, Timer::BackendTimeout { id }.into()));
-        self.picker.started(b);
+        self.each_picker(b, Picker::started);
         cx.count(self.backends[b].to_backend, 1);
         cx.gauge_add(self.m.active, 1);
         cx.send_with(
@@ -403,7 +502,7 @@ impl LoadBalancer {
             cx.cancel_timer(k);
         }
         let b = e.backend as usize;
-        self.picker.finished(b);
+        self.each_picker(b, Picker::finished);
         cx.gauge_add(self.m.active, -1);
         b
     }
@@ -415,7 +514,7 @@ impl LoadBalancer {
         };
         let b = self.end_attempt(cx, slot);
         let ttfb = cx.now() - self.entries[slot].sent_at;
-        self.picker.observe(b, ttfb.as_nanos());
+        self.each_picker(b, |p, i| p.observe(i, ttfb.as_nanos()));
         self.respond(cx, slot, resp.status, resp.size_bytes, resp.version);
     }
 
@@ -432,7 +531,7 @@ impl LoadBalancer {
         let e = self.entries[slot];
         if self.retry_other && !e.retried {
             let client = policy::client_hash(e.from.0, e.req.client);
-            if let Some(nb) = self.picker.pick_other(cx.rng(), client, e.req.key, b) {
+            if let Some(nb) = self.choose(cx, client, &e.req, Some(b)) {
                 self.entries[slot].retried = true;
                 cx.count(self.m.retries, 1);
                 self.forward(cx, slot, nb);
@@ -548,7 +647,7 @@ impl LoadBalancer {
         st.fail_streak = 0;
         st.ok_streak = st.ok_streak.saturating_add(1);
         if !self.picker.is_healthy(b) && st.ok_streak >= h.healthy_threshold {
-            self.picker.set_healthy(b, true);
+            self.each_picker(b, |p, i| p.set_healthy(i, true));
             cx.count(self.m.marked_up, 1);
             cx.gauge_add(self.m.healthy, 1);
         }
@@ -565,7 +664,7 @@ impl LoadBalancer {
         st.fail_streak = st.fail_streak.saturating_add(1);
         if self.picker.is_healthy(b) && st.fail_streak >= h.unhealthy_threshold {
             let first = st.first_fail;
-            self.picker.set_healthy(b, false);
+            self.each_picker(b, |p, i| p.set_healthy(i, false));
             cx.count(self.m.marked_down, 1);
             cx.gauge_add(self.m.healthy, -1);
             cx.record(self.m.detection, (now - first).as_nanos());
@@ -687,6 +786,9 @@ impl Component<Cluster> for LoadBalancer {
             st.probe_timer = None;
         }
         self.picker.reset();
+        for p in &mut self.pools {
+            p.picker.reset();
+        }
         self.busy_until = SimTime::ZERO;
     }
 

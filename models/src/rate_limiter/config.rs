@@ -232,8 +232,9 @@ impl RateLimiterConfig {
                 return Err(ConfigError::new(
                     "mode",
                     format!(
-                        "distributed modes keep fixed-window counters in the store, but the \
-                         algorithm is {n}: use FixedWindow or Local"
+                        "is {m}, which supports only FixedWindow (the store keeps one counter \
+                         per key and window and checks it atomically), but the algorithm is \
+                         {n}: use FixedWindow with a distributed mode, or mode Local for {n}"
                     ),
                 ));
             }

@@ -57,7 +57,7 @@
 //!
 //! `arrivals`, `completed` (operations), `granted`, `denied` (checked increments),
 //! `over_admitted` (admissions beyond the global limit per window), `keys` (live counters:
-//! the current and previous window of each key), `state_bytes` (16 bytes per counter).
+//! up to [`KEEP_WINDOWS`] recent windows of each key), `state_bytes` (16 bytes per counter).
 
 pub mod algorithms;
 mod config;
@@ -774,8 +774,15 @@ impl Component<Cluster> for RateLimiter {
 
 // ------------------------------------------------------------------ counter store
 
-/// The pure counter table of the store: `slot → count`; per key, windows older than the
-/// previous one are pruned on the next increment.
+/// Windows per key the store keeps: an increment for window `w` prunes that key's counters
+/// of windows `< w − (KEEP_WINDOWS − 1)`. Limiter clocks that disagree by up to
+/// `KEEP_WINDOWS − 1` windows therefore still share their counters (like a Redis key whose
+/// TTL is 16 windows); a node lagging further behind finds its current counter deleted by
+/// the leading node and starts it again from 0 (over-admitting).
+pub const KEEP_WINDOWS: u64 = 16;
+
+/// The pure counter table of the store: `slot → count`; per key, windows older than
+/// [`KEEP_WINDOWS`] behind the newest incremented one are pruned on the next increment.
 #[derive(Clone, Debug, Default)]
 pub struct Counters {
     map: BTreeMap<u64, u64>,
@@ -797,8 +804,9 @@ impl Counters {
     pub fn incr(&mut self, slot: u64, limit: u32, n: u16, check: bool) -> IncrResult {
         let key_base = slot & !0xffff_ffff;
         let window = slot & 0xffff_ffff;
-        if window >= 2 {
-            while let Some((&s, _)) = self.map.range(key_base..key_base | (window - 1)).next() {
+        if window >= KEEP_WINDOWS {
+            let oldest_kept = key_base | (window - (KEEP_WINDOWS - 1));
+            while let Some((&s, _)) = self.map.range(key_base..oldest_kept).next() {
                 self.map.remove(&s);
             }
         }

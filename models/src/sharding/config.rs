@@ -42,6 +42,19 @@ pub struct ShardRouterConfig {
     /// Transport of forwarded requests and responses (transfers always use
     /// [`Transport::Stream`], so the bandwidth model applies). Default [`Transport::Stream`].
     pub transport: Transport,
+    /// How long a transfer batch may go without progress before its `Move` is sent again,
+    /// `> 0`. A batch times out only when no batch of the same (old owner, new owner) pair
+    /// was acknowledged within this time either, so batches queued behind their siblings on a
+    /// slow link are not retried. Default 2 s.
+    pub transfer_timeout: SimDuration,
+    /// Most re-sends of one batch; a batch still unacknowledged after them is abandoned
+    /// (`transfer_failures`, its keys in `keys_lost`) so the rebalance completes. Default 3.
+    pub max_transfer_retries: u32,
+    /// Extra delay a request pays when policy [`InFlight::ServeFromNew`] sends it to a new
+    /// owner that has not received the key yet (the miss is detected, then the request is
+    /// served by the old owner). Default 0 (the new owner's own service time and the extra
+    /// hops are still paid).
+    pub miss_penalty: SimDuration,
 }
 
 /// One shard.
@@ -78,9 +91,10 @@ pub enum InFlight {
     /// The old owner keeps serving until the key's batch is acknowledged (dual ownership, as
     /// in most online migrations): no errors, old owner's load during the move.
     ServeFromOld,
-    /// The new owner serves at once (it may not have the data yet: counted as
-    /// `inflight_requests`, the requests a real store would answer with a miss or a read
-    /// repair).
+    /// The new owner is asked first. If its answer comes back before the key's batch is
+    /// acknowledged, the key had not arrived: a miss (`inflight_misses`), and the request is
+    /// sent on to the old owner after `miss_penalty` (read-through from the old owner, as in
+    /// online migrations that fall back on a miss). The caller sees both round trips.
     ServeFromNew,
     /// The router answers [`crate::Status::Unavailable`] (counted in `rebalance_errors`).
     Fail,
@@ -116,6 +130,9 @@ impl ShardRouterConfig {
             in_flight: InFlight::ServeFromOld,
             hot_keys: None,
             transport: Transport::Stream,
+            transfer_timeout: SimDuration::from_secs(2),
+            max_transfer_retries: 3,
+            miss_penalty: SimDuration::ZERO,
         }
     }
 
@@ -207,6 +224,12 @@ impl ShardRouterConfig {
                 ),
             ));
         }
+        if self.transfer_timeout == SimDuration::ZERO {
+            return Err(ConfigError::new(
+                "transfer_timeout",
+                "is 0, but it must be > 0",
+            ));
+        }
         if let Some(h) = self.hot_keys {
             if h.top == 0 {
                 return Err(ConfigError::new(
@@ -288,7 +311,10 @@ mod tests {
         assert_eq!(c.validate().unwrap_err().field, "membership[1].action");
         c.membership.clear();
         type Edit = fn(&mut ShardRouterConfig);
-        let cases: [(&str, Edit); 8] = [
+        let cases: [(&str, Edit); 9] = [
+            ("transfer_timeout", |c| {
+                c.transfer_timeout = SimDuration::ZERO
+            }),
             ("initial", |c| c.initial = 0),
             ("initial", |c| c.initial = 4),
             ("shards[1].weight", |c| c.shards[1].weight = 0),

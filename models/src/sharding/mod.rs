@@ -33,9 +33,25 @@
 //! the network only, not to the shards' CPUs or disks. When every batch is acknowledged the
 //! rebalance is over (`rebalance_ns`). A change due while a rebalance runs waits for it.
 //!
+//! Each batch has a timeout (`transfer_timeout`, armed when its `Move` is sent). When it fires
+//! and the batch is unacknowledged, and no other batch of the same (old owner, new owner) pair
+//! was acknowledged within the timeout either (so a batch merely queued behind its siblings
+//! on a slow link is left alone), the `Move` is sent again (`transfer_retries`). After
+//! `max_transfer_retries` re-sends the batch is abandoned (`transfer_failures`, its keys in
+//! `keys_lost`: the new owner serves them without their data, as after a real failed
+//! migration without replicas) and the rebalance completes. This covers every way a batch is
+//! lost: the old owner down (its `Move` fails), the new owner down (the `Data` stream fails),
+//! the router down when the `Ack` arrives. A re-send of a batch whose first copy is only
+//! late costs bandwidth; the first acknowledgement counts, duplicates are ignored. Choose
+//! `transfer_timeout` above one batch's transfer time (`batch_bytes` / NIC bandwidth).
+//!
 //! While a key's batch is unacknowledged, a request for it follows [`InFlight`]: the old
 //! owner serves it, the new owner serves it (counted in `inflight_requests`), or the router
-//! answers [`Status::Unavailable`] (`rebalance_errors`). Requests arriving during a rebalance
+//! answers [`Status::Unavailable`] (`rebalance_errors`). With `ServeFromNew`, a new owner's
+//! answer that reaches the router before the key's batch is acknowledged is a miss
+//! (`inflight_misses`): the key had not arrived, so the request goes on to the old owner after
+//! `miss_penalty` (the router's view lags the data by the `Ack`'s trip, so this slightly
+//! over-counts misses). Requests arriving during a rebalance
 //! also feed `rebalance_latency_ns`, to compare with `latency_ns`.
 //!
 //! # Hot keys
@@ -47,7 +63,10 @@
 //! # Crashes
 //!
 //! On a crash of its node the router forgets its outstanding requests (their callers time
-//! out); membership and an ongoing rebalance survive (they live in the shards).
+//! out); membership and an ongoing rebalance survive (they live in the shards). Its timers die
+//! with the node, so on restart it applies the membership changes that fell due while it was
+//! down (in order), re-arms the later ones, and gives every unacknowledged batch a fresh
+//! timeout (acknowledgements sent to it while down are lost: those batches are re-sent).
 //!
 //! # Metrics (a contract with the report writer)
 //!
@@ -64,11 +83,14 @@
 //! | `membership_changes` | counter | changes applied |
 //! | `keys_moved`, `bytes_moved` | counter | keys and bytes whose transfer was acknowledged |
 //! | `transfer_batches` | counter | batches sent |
-//! | `transfer_failures` | counter | batches whose `Move` could not be delivered (data lost) |
+//! | `transfer_failures` | counter | batches abandoned after `max_transfer_retries` re-sends |
+//! | `transfer_retries` | counter | batch re-sends after a timeout |
+//! | `keys_lost` | counter | keys of abandoned batches (never arrived at their new owner) |
 //! | `rebalance_ns` | histogram | change applied → last batch acknowledged, per change |
 //! | `rebalancing` | gauge | 1 while a rebalance runs (its time average is the fraction of time spent rebalancing) |
 //! | `inflight_requests` | counter | requests for a key whose batch was unacknowledged |
 //! | `rebalance_errors` | counter | of those, answered `Unavailable` (policy `Fail`) |
+//! | `inflight_misses` | counter | of those, answered by a new owner without the key and sent on to the old owner (policy `ServeFromNew`) |
 //! | `hot_reads` | counter | reads of a hot key spread over its replicas |
 //! | `latency_ns` | histogram | arrival → response sent, every response |
 //! | `rebalance_latency_ns` | histogram | the same, for requests arriving during a rebalance |
@@ -84,8 +106,8 @@ pub use config::{
 pub use partitioner::{Partitioner, Scheme};
 
 use clustersim_engine::{
-    Component, ComponentId, Ctx, DropCause, Recorder, SeriesId, SimTime, StableHash, StableHasher,
-    Transport,
+    Component, ComponentId, Ctx, DropCause, Recorder, SeriesId, SimDuration, SimTime, StableHash,
+    StableHasher, Transport,
 };
 
 use crate::Cluster;
@@ -213,6 +235,16 @@ pub enum Timer {
         /// Index in the sorted schedule.
         index: u32,
     },
+    /// Batch `batch` (`epoch << 32 | index`) may have timed out.
+    Transfer {
+        /// The batch.
+        batch: u64,
+    },
+    /// A request that missed at the new owner goes to the old owner (after `miss_penalty`).
+    Fallback {
+        /// The request's router-side id.
+        id: u64,
+    },
 }
 
 impl StableHash for Timer {
@@ -221,6 +253,14 @@ impl StableHash for Timer {
             Timer::Change { index } => {
                 h.write_u64(0);
                 h.write_u64(u64::from(index));
+            }
+            Timer::Transfer { batch } => {
+                h.write_u64(1);
+                h.write_u64(batch);
+            }
+            Timer::Fallback { id } => {
+                h.write_u64(2);
+                h.write_u64(id);
             }
         }
     }
@@ -243,6 +283,9 @@ struct RouterMetrics {
     bytes_moved: SeriesId,
     transfer_batches: SeriesId,
     transfer_failures: SeriesId,
+    transfer_retries: SeriesId,
+    keys_lost: SeriesId,
+    inflight_misses: SeriesId,
     rebalance: SeriesId,
     rebalancing: SeriesId,
     inflight: SeriesId,
@@ -266,6 +309,9 @@ impl RouterMetrics {
             bytes_moved: rec.counter(o, "bytes_moved"),
             transfer_batches: rec.counter(o, "transfer_batches"),
             transfer_failures: rec.counter(o, "transfer_failures"),
+            transfer_retries: rec.counter(o, "transfer_retries"),
+            keys_lost: rec.counter(o, "keys_lost"),
+            inflight_misses: rec.counter(o, "inflight_misses"),
             rebalance: rec.histogram(o, "rebalance_ns"),
             rebalancing: rec.gauge(o, "rebalancing"),
             inflight: rec.counter(o, "inflight_requests"),
@@ -284,6 +330,10 @@ struct Entry {
     live: bool,
     during_rebalance: bool,
     shard: u32,
+    /// `ServeFromNew` while the key moves: the batch whose arrival decides a miss, and the
+    /// old owner to fall back to (`u32::MAX`: none).
+    miss_batch: u64,
+    fallback: u32,
     from: ComponentId,
     req: Request,
     arrival: SimTime,
@@ -295,6 +345,10 @@ struct Batch {
     to: u32,
     keys: u32,
     done: bool,
+    /// Re-sends so far.
+    retries: u32,
+    /// When it was acknowledged (progress of its (from, to) pair).
+    acked_at: SimTime,
 }
 
 #[derive(Clone, Debug)]
@@ -329,6 +383,11 @@ pub struct ShardRouter {
     pending: u32,
     epoch: u32,
     rebalance_start: SimTime,
+    transfer_timeout: SimDuration,
+    max_retries: u32,
+    miss_penalty: SimDuration,
+    /// Membership timers fired so far (the schedule is sorted, timers fire in its order).
+    changes_fired: u32,
     entries: Vec<Entry>,
     free: Vec<u32>,
     m: RouterMetrics,
@@ -372,6 +431,10 @@ impl ShardRouter {
             pending: 0,
             epoch: 0,
             rebalance_start: SimTime::ZERO,
+            transfer_timeout: cfg.transfer_timeout,
+            max_retries: cfg.max_transfer_retries,
+            miss_penalty: cfg.miss_penalty,
+            changes_fired: 0,
             entries: Vec::with_capacity(64),
             free: Vec::with_capacity(64),
             m,
@@ -455,6 +518,8 @@ impl ShardRouter {
                         to: b,
                         keys: 0,
                         done: false,
+                        retries: 0,
+                        acked_at: SimTime::ZERO,
                     });
                     let bi = (self.batches.len() - 1) as u32;
                     match pos {
@@ -476,21 +541,68 @@ impl ShardRouter {
         }
         self.rebalance_start = cx.now();
         cx.gauge_set(self.m.rebalancing, 1);
-        for (i, b) in self.batches.iter().enumerate() {
+        for i in 0..self.batches.len() {
             cx.count(self.m.transfer_batches, 1);
-            let msg = Msg::Move {
-                to: self.shards[b.to as usize].target,
-                batch: (u64::from(self.epoch) << 32) | i as u64,
-                keys: b.keys,
-                bytes: b.keys.saturating_mul(self.value_size),
-            };
-            cx.send_with(
-                self.shards[b.from as usize].target,
-                msg.into(),
-                Transport::Stream,
-                CONTROL_BYTES,
-            );
+            self.send_move(cx, i);
         }
+    }
+
+    /// Sends (or re-sends) batch `i`'s `Move` to its old owner and arms its timeout.
+    fn send_move(&mut self, cx: &mut Ctx<'_, Cluster>, i: usize) {
+        let b = self.batches[i];
+        let batch = (u64::from(self.epoch) << 32) | i as u64;
+        let msg = Msg::Move {
+            to: self.shards[b.to as usize].target,
+            batch,
+            keys: b.keys,
+            bytes: b.keys.saturating_mul(self.value_size),
+        };
+        cx.send_with(
+            self.shards[b.from as usize].target,
+            msg.into(),
+            Transport::Stream,
+            CONTROL_BYTES,
+        );
+        cx.set_timer(self.transfer_timeout, Timer::Transfer { batch }.into());
+    }
+
+    /// Batch `batch`'s timer fired: if it is still unacknowledged and its (old owner, new
+    /// owner) pair made no progress for `transfer_timeout`, re-send it, or abandon it after
+    /// `max_transfer_retries` re-sends.
+    fn on_transfer_timeout(&mut self, cx: &mut Ctx<'_, Cluster>, batch: u64) {
+        if (batch >> 32) as u32 != self.epoch || self.pending == 0 {
+            return;
+        }
+        let i = (batch & 0xffff_ffff) as usize;
+        let Some(b) = self.batches.get(i).copied() else {
+            return;
+        };
+        if b.done {
+            return;
+        }
+        let now = cx.now();
+        let last = self
+            .batches
+            .iter()
+            .filter(|o| o.done && o.from == b.from && o.to == b.to)
+            .map(|o| o.acked_at)
+            .max()
+            .unwrap_or(SimTime::ZERO);
+        if last > self.rebalance_start && now - last < self.transfer_timeout {
+            // The pair's stream is moving: this batch is queued behind its siblings.
+            cx.set_timer(
+                self.transfer_timeout - (now - last),
+                Timer::Transfer { batch }.into(),
+            );
+            return;
+        }
+        if b.retries >= self.max_retries {
+            self.batch_ended(cx, batch, false);
+            return;
+        }
+        self.batches[i].retries += 1;
+        cx.count(self.m.transfer_retries, 1);
+        self.send_move(cx, i);
     }
 
     fn next_deferred(&mut self, cx: &mut Ctx<'_, Cluster>) {
@@ -514,6 +626,7 @@ impl ShardRouter {
         b.done = true;
         let keys = b.keys;
         if delivered {
+            b.acked_at = cx.now();
             cx.count(self.m.keys_moved, u64::from(keys));
             cx.count(
                 self.m.bytes_moved,
@@ -521,6 +634,7 @@ impl ShardRouter {
             );
         } else {
             cx.count(self.m.transfer_failures, 1);
+            cx.count(self.m.keys_lost, u64::from(keys));
         }
         self.pending -= 1;
         if self.pending == 0 {
@@ -534,8 +648,10 @@ impl ShardRouter {
         }
     }
 
-    /// The shard for `req`, or `None` to fail it (policy `Fail` during a move).
-    fn choose(&mut self, cx: &mut Ctx<'_, Cluster>, req: &Request) -> Option<u32> {
+    /// The shard for `req`, or `None` to fail it (policy `Fail` during a move); with
+    /// `ServeFromNew` during a move, also the moving batch (for the miss check at response).
+    fn choose(&mut self, cx: &mut Ctx<'_, Cluster>, req: &Request) -> Option<(u32, u64)> {
+        const NONE: u64 = u64::MAX;
         let owner = self.part.owner(req.key)?;
         if self.pending > 0
             && let Ok(i) = self.moving.binary_search_by_key(&req.key, |&(k, _)| k)
@@ -544,8 +660,11 @@ impl ShardRouter {
             if !b.done {
                 cx.count(self.m.inflight, 1);
                 return match self.in_flight {
-                    InFlight::ServeFromOld => Some(b.from),
-                    InFlight::ServeFromNew => Some(b.to),
+                    InFlight::ServeFromOld => Some((b.from, NONE)),
+                    InFlight::ServeFromNew => Some((
+                        b.to,
+                        (u64::from(self.epoch) << 32) | u64::from(self.moving[i].1),
+                    )),
                     InFlight::Fail => {
                         cx.count(self.m.rebalance_errors, 1);
                         None
@@ -561,17 +680,17 @@ impl ShardRouter {
             if r > 1 {
                 cx.count(self.m.hot_reads, 1);
                 let step = clustersim_engine::rng::below(cx.rng(), u64::from(r)) as usize;
-                return Some(self.part.successor(owner, step));
+                return Some((self.part.successor(owner, step), NONE));
             }
         }
-        Some(owner)
+        Some((owner, NONE))
     }
 
     fn on_request(&mut self, cx: &mut Ctx<'_, Cluster>, from: ComponentId, req: Request) {
         cx.count(self.m.arrivals, 1);
         let now = cx.now();
         let during = self.pending > 0;
-        let Some(shard) = self.choose(cx, &req) else {
+        let Some((shard, miss_batch)) = self.choose(cx, &req) else {
             let resp = Response {
                 id: req.id,
                 status: Status::Unavailable,
@@ -590,6 +709,8 @@ impl ShardRouter {
             live: true,
             during_rebalance: during,
             shard,
+            miss_batch,
+            fallback: u32::MAX,
             from,
             req,
             arrival: now,
@@ -609,7 +730,18 @@ impl ShardRouter {
             }
         };
         let id = make_id(slot, self.entries[slot as usize].generation);
-        let st = &self.shards[shard as usize];
+        if miss_batch != u64::MAX {
+            self.entries[slot as usize].fallback =
+                self.batches[(miss_batch & 0xffff_ffff) as usize].from;
+        }
+        self.forward(cx, slot as usize, id);
+    }
+
+    /// Sends entry `slot`'s request (router id `id`) to its current shard.
+    fn forward(&mut self, cx: &mut Ctx<'_, Cluster>, slot: usize, id: u64) {
+        let e = self.entries[slot];
+        let req = e.req;
+        let st = &self.shards[e.shard as usize];
         cx.count(st.to_shard, 1);
         cx.send_with(
             st.target,
@@ -617,6 +749,19 @@ impl ShardRouter {
             self.transport,
             req.size_bytes,
         );
+    }
+
+    /// Whether entry `slot`, answered by a new owner under `ServeFromNew`, was a miss: its
+    /// key's batch is still unacknowledged (and the rebalance that moves it still running).
+    fn missed(&self, slot: usize) -> bool {
+        let e = &self.entries[slot];
+        e.fallback != u32::MAX
+            && self.pending > 0
+            && (e.miss_batch >> 32) as u32 == self.epoch
+            && self
+                .batches
+                .get((e.miss_batch & 0xffff_ffff) as usize)
+                .is_some_and(|b| !b.done)
     }
 
     fn live_slot(&self, id: u64) -> Option<usize> {
@@ -682,7 +827,20 @@ impl Component<Cluster> for ShardRouter {
                 if let Some(slot) = self.live_slot(r.id)
                     && self.shards[self.entries[slot].shard as usize].target == from
                 {
-                    self.respond(cx, slot, r.status, r.size_bytes, r.version);
+                    if self.missed(slot) {
+                        // The new owner answered before the key arrived: a miss.
+                        cx.count(self.m.inflight_misses, 1);
+                        let e = &mut self.entries[slot];
+                        e.shard = e.fallback;
+                        e.fallback = u32::MAX;
+                        if self.miss_penalty == SimDuration::ZERO {
+                            self.forward(cx, slot, r.id);
+                        } else {
+                            cx.set_timer(self.miss_penalty, Timer::Fallback { id: r.id }.into());
+                        }
+                    } else {
+                        self.respond(cx, slot, r.status, r.size_bytes, r.version);
+                    }
                 }
             }
             crate::Msg::Probe { seq } => {
@@ -700,8 +858,18 @@ impl Component<Cluster> for ShardRouter {
     }
 
     fn on_timer(&mut self, cx: &mut Ctx<'_, Cluster>, timer: crate::Timer) {
-        if let crate::Timer::Shard(Timer::Change { index }) = timer {
-            self.on_change_due(cx, index);
+        match timer {
+            crate::Timer::Shard(Timer::Change { index }) => {
+                self.changes_fired = self.changes_fired.max(index + 1);
+                self.on_change_due(cx, index);
+            }
+            crate::Timer::Shard(Timer::Transfer { batch }) => self.on_transfer_timeout(cx, batch),
+            crate::Timer::Shard(Timer::Fallback { id }) => {
+                if let Some(slot) = self.live_slot(id) {
+                    self.forward(cx, slot, id);
+                }
+            }
+            _ => {}
         }
     }
 
@@ -712,14 +880,12 @@ impl Component<Cluster> for ShardRouter {
         msg: crate::Msg,
         _cause: DropCause,
     ) {
-        match msg {
-            crate::Msg::Request(req) => {
-                if let Some(slot) = self.live_slot(req.id) {
-                    self.respond(cx, slot, Status::Error, 0, 0);
-                }
-            }
-            crate::Msg::Shard(Msg::Move { batch, .. }) => self.batch_ended(cx, batch, false),
-            _ => {}
+        // A failed `Move` (old owner down) needs nothing: the batch's timer re-sends it, or
+        // abandons it.
+        if let crate::Msg::Request(req) = msg
+            && let Some(slot) = self.live_slot(req.id)
+        {
+            self.respond(cx, slot, Status::Error, 0, 0);
         }
     }
 
@@ -731,8 +897,34 @@ impl Component<Cluster> for ShardRouter {
         }
     }
 
+    /// Timers died with the node: changes that fell due while it was down are applied now
+    /// (in order), later ones re-armed, and every unacknowledged batch of a running rebalance
+    /// gets a fresh timeout (acknowledgements sent while the router was down are lost, so
+    /// those batches are re-sent unless their pair makes progress).
     fn on_restart(&mut self, cx: &mut Ctx<'_, Cluster>) {
         self.start(cx);
+        let now = cx.now();
+        let epoch = u64::from(self.epoch) << 32;
+        for (i, b) in self.batches.iter().enumerate() {
+            if self.pending > 0 && !b.done {
+                cx.set_timer(
+                    self.transfer_timeout,
+                    Timer::Transfer {
+                        batch: epoch | i as u64,
+                    }
+                    .into(),
+                );
+            }
+        }
+        for i in self.changes_fired as usize..self.schedule.len() {
+            let at = SimTime::ZERO + self.schedule[i].at;
+            if at <= now {
+                self.changes_fired = i as u32 + 1;
+                self.on_change_due(cx, i as u32);
+            } else {
+                cx.set_timer(at - now, Timer::Change { index: i as u32 }.into());
+            }
+        }
     }
 }
 
