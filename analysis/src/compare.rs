@@ -509,19 +509,26 @@ pub struct Divergence {
     pub seed: u64,
     /// Digests of the two executions (hex).
     pub digests: (String, String),
-    /// The first event after which the running trace digests differ: `(event number,
-    /// simulated time in ns)`, when the replay found one.
-    pub first_event: Option<(u64, u64)>,
+    /// The first event after which the running trace digests differ, when the replay found one.
+    pub first_event: Option<DivergentEvent>,
 }
 
-/// Steps two fresh simulations of one run in lockstep and returns the first event (number,
-/// time in ns) after which their trace digests differ.
-///
-/// Uses [`clustersim_engine::Sim::run`] with an event limit one higher each call (the engine
-/// supports resuming), so it needs no engine change; the engine keeps no event log, so the
-/// event's component and kind are not available — the time and number locate it.
+/// Where two executions of one run first differ.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DivergentEvent {
+    /// Event number (1-based) after which the trace digests differ.
+    pub event: u64,
+    /// Simulated time of that event in the first execution, in ns.
+    pub at_ns: u64,
+    /// That event in each execution: kind and component, e.g. ``deliver to `app` at t=1.5s``.
+    pub events: (String, String),
+}
+
+/// Steps two fresh simulations of one run in lockstep and returns the first event after which
+/// their trace digests differ, with its number, time, kind and component in each execution
+/// ([`clustersim_engine::Sim::last_event`]).
 #[must_use]
-pub fn first_divergence(point: &PlannedPoint, seed: u64) -> Option<(u64, u64)> {
+pub fn first_divergence(point: &PlannedPoint, seed: u64) -> Option<DivergentEvent> {
     let spec = &point.spec;
     let (Ok(mut x), Ok(mut y)) = (build::build(spec, seed), build::build(spec, seed)) else {
         return None;
@@ -532,7 +539,22 @@ pub fn first_divergence(point: &PlannedPoint, seed: u64) -> Option<(u64, u64)> {
         n += 1;
         let (a, b) = (x.run(Limits::new(end, n)), y.run(Limits::new(end, n)));
         if a.digest != b.digest || a.now != b.now || a.events != b.events {
-            return Some((a.events.max(b.events), a.now.as_nanos()));
+            let describe = |e: Option<clustersim_engine::EventInfo>| match e {
+                None => "no event".to_owned(),
+                Some(e) => {
+                    let who = e
+                        .component
+                        .and_then(|c| spec.components.get(c.index()))
+                        .map(|c| format!(" at `{}`", c.name))
+                        .unwrap_or_default();
+                    format!("{}{who} at {}", e.kind, e.at)
+                }
+            };
+            return Some(DivergentEvent {
+                event: a.events.max(b.events),
+                at_ns: a.now.as_nanos(),
+                events: (describe(x.last_event()), describe(y.last_event())),
+            });
         }
         if a.events < n || n >= spec.max_events {
             return None;
@@ -592,8 +614,11 @@ pub fn check_determinism_cli(
             "NOT deterministic: point {} replication {} seed {}: digests {} vs {}",
             d.point, d.replication, d.seed, d.digests.0, d.digests.1
         );
-        match d.first_event {
-            Some((n, t)) => println!("; first diverging event #{n} at t = {t} ns"),
+        match &d.first_event {
+            Some(e) => println!(
+                "; first diverging event #{}: {} vs {}",
+                e.event, e.events.0, e.events.1
+            ),
             None => println!("; traces agree event by event (results differ after the run)"),
         }
     }

@@ -54,9 +54,15 @@
 //! b.network().intra_region = LinkSpec::with_latency(Dist::constant(1_000_000.0).unwrap()); // 1 ms
 //! b.add_component(n1, "alice", Box::new(Player { peer: ComponentId(1), serve: true }));
 //! b.add_component(n2, "bob", Box::new(Player { peer: ComponentId(0), serve: false }));
-//! let report = b.build().unwrap().run_to_report(Limits::new(SimTime::from_nanos(u64::MAX - 1), 1_000));
-//! assert_eq!(report.summary.events, 11);
-//! assert_eq!(report.summary.now, SimTime::from_nanos(11_000_000).max(report.summary.now));
+//! let mut sim = b.build().unwrap();
+//! // Run for one simulated second at most; the rally ends long before.
+//! let summary = sim.run(Limits::new(SimTime::ZERO + SimDuration::from_secs(1), 1_000));
+//! assert_eq!(summary.events, 11); // eleven deliveries, 1 ms apart
+//! assert_eq!(summary.stop, StopReason::Exhausted);
+//! // The last event: bob received 10 at 11 ms.
+//! let last = sim.last_event().unwrap();
+//! assert_eq!((last.kind, last.component), ("deliver", Some(ComponentId(1))));
+//! assert_eq!(last.at, SimTime::from_nanos(11_000_000));
 //! ```
 #![warn(missing_docs)]
 
@@ -82,5 +88,7 @@ pub use id::{ComponentId, NodeId, RegionId, SeriesId};
 pub use metrics::{MetricsReport, Recorder, SeriesKind, SeriesTotal, WindowRecord, WindowValue};
 pub use net::{DropCause, DropCounts, LinkSpec, NetworkConfig, StreamConfig, Transport};
 pub use rng::{StableHash, StableHasher};
-pub use sim::{BuildError, Limits, Names, RunReport, RunSummary, Sim, SimBuilder, StopReason};
+pub use sim::{
+    BuildError, EventInfo, Limits, Names, RunReport, RunSummary, Sim, SimBuilder, StopReason,
+};
 pub use time::{SimDuration, SimTime};

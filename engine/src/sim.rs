@@ -124,6 +124,39 @@ pub enum BuildError {
     Invalid(String),
 }
 
+/// A description of one processed event, for diagnostics such as locating the first event where
+/// two runs that should be identical diverge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventInfo {
+    /// When it was processed.
+    pub at: SimTime,
+    /// What it was: `deliver`, `timer`, `stream_retry`, `send_failed`, `fault`,
+    /// `random_fault` or `resume`.
+    pub kind: &'static str,
+    /// The component it ran (the receiver of a delivery or timer, the sender for stream retries
+    /// and send failures); `None` for faults and pause ends.
+    pub component: Option<ComponentId>,
+}
+
+impl EventInfo {
+    fn of<P: Protocol>(at: SimTime, e: &Event<P>) -> EventInfo {
+        let (kind, component) = match e {
+            Event::Deliver { dst, .. } => ("deliver", Some(*dst)),
+            Event::Timer { dst, .. } => ("timer", Some(*dst)),
+            Event::StreamRetry { src, .. } => ("stream_retry", Some(*src)),
+            Event::SendFailed { src, .. } => ("send_failed", Some(*src)),
+            Event::Fault(_) => ("fault", None),
+            Event::Random(_) => ("random_fault", None),
+            Event::Resume(_) => ("resume", None),
+        };
+        EventInfo {
+            at,
+            kind,
+            component,
+        }
+    }
+}
+
 enum Event<P: Protocol> {
     /// `epoch` is the destination node's epoch at send time; `src_epoch` the source's (so a
     /// stream failure is reported only to the incarnation that sent the message).
@@ -467,6 +500,7 @@ impl<P: Protocol> SimBuilder<P> {
             names: self.names,
             started: false,
             queue_full: false,
+            last: None,
             deferred,
         })
     }
@@ -481,6 +515,8 @@ struct LineAligned<T>(T);
 /// shared between threads.
 pub struct Sim<P: Protocol> {
     now: SimTime,
+    /// The last processed event, for diagnostics ([`Sim::last_event`]).
+    last: Option<EventInfo>,
     queue: EventQueue<Event<P>>,
     components: Vec<Box<dyn Component<P>>>,
     comp_node: Vec<NodeId>,
@@ -591,6 +627,11 @@ impl<P: Protocol> Sim<P> {
         }
     }
 
+    /// The last event processed, if any (for diagnostics; costs one small store per event).
+    pub fn last_event(&self) -> Option<EventInfo> {
+        self.last
+    }
+
     /// Processes exactly one event, if any. Returns its time.
     pub fn step(&mut self) -> Option<SimTime> {
         if !self.started {
@@ -606,6 +647,7 @@ impl<P: Protocol> Sim<P> {
         self.events += 1;
         self.digest.write_u64(popped.at.as_nanos());
         self.digest.write_u64(popped.seq);
+        self.last = Some(EventInfo::of(popped.at, &popped.payload));
         self.dispatch(popped.payload);
         Some(popped.at)
     }
