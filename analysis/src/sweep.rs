@@ -345,12 +345,21 @@ pub fn execute(plan: &Plan, opts: &ExecOptions, stop: &AtomicBool) -> Result<Exe
     }
     let runs = plan.runs();
     let is_done = |p: usize, r: u32| done.iter().any(|d| d.point == p && d.replication == r);
-    let todo: Vec<(usize, u32, u64)> = runs
+    let mut todo: Vec<(usize, u32, u64)> = runs
         .iter()
         .copied()
         .filter(|&(p, r, _)| !is_done(p, r))
         .collect();
     let resumed = runs.len() - todo.len();
+    // Longest runs first (by a static estimate), so the last runs to finish are short ones and
+    // no thread idles at the end of the sweep. Only the execution order changes: results are
+    // sorted by (point, replication) before anything is written.
+    let cost: Vec<f64> = plan
+        .points
+        .iter()
+        .map(|p| estimated_cost(&p.spec))
+        .collect();
+    todo.sort_by(|a, b| cost[b.0].total_cmp(&cost[a.0]));
 
     let bar = if opts.progress {
         let b =
@@ -428,4 +437,25 @@ fn point_label(p: &PlannedPoint, r: u32) -> String {
         let ps: Vec<String> = p.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
         format!("{} rep {r}", ps.join(","))
     }
+}
+
+/// A rough, static estimate of a run's work: simulated seconds × the requests per second its
+/// clients offer (open loop: the rate; closed loop: users per second of think time, at least
+/// the user count). Used only to order runs, never to change one.
+fn estimated_cost(spec: &Spec) -> f64 {
+    use clustersim_models::registry::ComponentConfig;
+    let secs = spec.duration.as_secs_f64();
+    let offered: f64 = spec
+        .components
+        .iter()
+        .map(|c| match &c.config {
+            ComponentConfig::OpenLoopClient(o) => o.rate_per_s,
+            ComponentConfig::ClosedLoopClient(o) => {
+                let think_s = o.think_time.mean().unwrap_or(0.0) / 1e9;
+                f64::from(o.users) / think_s.max(1e-3)
+            }
+            _ => 0.0,
+        })
+        .sum();
+    secs * offered.max(1.0)
 }
