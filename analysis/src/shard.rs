@@ -220,7 +220,7 @@ pub fn execute_shard(
 
 /// Runs `runs` (a subset of `plan.runs()`) with the journal at `opts.out_dir/journal.ronl`
 /// headed by `header` (the same protocol as [`sweep::execute`]).
-fn execute_runs(
+pub(crate) fn execute_runs(
     plan: &Plan,
     runs: &[(usize, u32, u64)],
     header: &str,
@@ -262,12 +262,21 @@ fn execute_runs(
             journal_path.display()
         ),
     }
-    let todo: Vec<(usize, u32, u64)> = runs
+    let mut todo: Vec<(usize, u32, u64)> = runs
         .iter()
         .copied()
         .filter(|&(p, r, _)| !done.iter().any(|d| (d.point, d.replication) == (p, r)))
         .collect();
     let resumed = runs.len() - todo.len();
+    // Longest runs first (by a static estimate), so the last runs to finish are short ones and
+    // no thread idles at the end. Only the execution order changes: results are sorted by
+    // (point, replication) before anything is written.
+    let cost: Vec<f64> = plan
+        .points
+        .iter()
+        .map(|p| sweep::estimated_cost(&p.spec))
+        .collect();
+    todo.sort_by(|a, b| cost[b.0].total_cmp(&cost[a.0]));
     let bar = if opts.progress {
         let b =
             ProgressBar::with_draw_target(Some(runs.len() as u64), ProgressDrawTarget::stderr());

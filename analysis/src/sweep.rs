@@ -10,19 +10,15 @@
 //! Replication 0 uses the master seed itself, so `run --seed N` reproduces any row.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clustersim_engine::{Limits, SimTime};
 use clustersim_scenarios::overrides::{Override, apply_overrides};
 use clustersim_scenarios::raw::{Scenario, SweepValue};
 use clustersim_scenarios::{Diagnostic, ScenarioError, Spec, build, load, validate};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use rayon::prelude::*;
 
 use crate::design::{self, Design, Lhs, Value};
-use crate::journal::Journal;
 use crate::result::{self, RunResult};
 
 /// One validated sweep point.
@@ -315,134 +311,16 @@ pub const JOURNAL: &str = "journal.ronl";
 pub fn execute(plan: &Plan, opts: &ExecOptions, stop: &AtomicBool) -> Result<Executed> {
     std::fs::create_dir_all(&opts.out_dir)
         .with_context(|| format!("creating {}", opts.out_dir.display()))?;
-    let journal_path = opts.out_dir.join(JOURNAL);
     let header = format!("# clustersim journal v1 fingerprint={}", plan.fingerprint());
-    if !opts.resume && journal_path.exists() {
-        std::fs::remove_file(&journal_path)
-            .with_context(|| format!("removing {}", journal_path.display()))?;
-    }
-    let (mut journal, lines) = Journal::open(&journal_path)
-        .with_context(|| format!("opening {}", journal_path.display()))?;
-    let mut done: Vec<RunResult> = Vec::new();
-    match lines.first() {
-        None => journal.append(&header)?,
-        Some(first) if *first == header => {
-            for (n, line) in lines.iter().enumerate().skip(1) {
-                let r: RunResult = ron::from_str(line).with_context(|| {
-                    format!(
-                        "{}:{}: unreadable journal entry",
-                        journal_path.display(),
-                        n + 1
-                    )
-                })?;
-                done.push(r);
-            }
-        }
-        Some(_) => bail!(
-            "{} belongs to a different scenario, seed or sweep; run without --resume to start over, or use another --out",
-            journal_path.display()
-        ),
-    }
-    let runs = plan.runs();
-    let is_done = |p: usize, r: u32| done.iter().any(|d| d.point == p && d.replication == r);
-    let mut todo: Vec<(usize, u32, u64)> = runs
-        .iter()
-        .copied()
-        .filter(|&(p, r, _)| !is_done(p, r))
-        .collect();
-    let resumed = runs.len() - todo.len();
-    // Longest runs first (by a static estimate), so the last runs to finish are short ones and
-    // no thread idles at the end of the sweep. Only the execution order changes: results are
-    // sorted by (point, replication) before anything is written.
-    let cost: Vec<f64> = plan
-        .points
-        .iter()
-        .map(|p| estimated_cost(&p.spec))
-        .collect();
-    todo.sort_by(|a, b| cost[b.0].total_cmp(&cost[a.0]));
-
-    let bar = if opts.progress {
-        let b =
-            ProgressBar::with_draw_target(Some(runs.len() as u64), ProgressDrawTarget::stderr());
-        b.set_style(
-            ProgressStyle::with_template("{bar:30} {pos}/{len} runs  {per_sec}  eta {eta}  {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        b.set_position(resumed as u64);
-        b
-    } else {
-        ProgressBar::hidden()
-    };
-    let journal = Mutex::new(journal);
-    let fresh = Mutex::new(Vec::with_capacity(todo.len()));
-    let errors = Mutex::new(Vec::<String>::new());
-    let work = || {
-        todo.par_iter().for_each(|&(p, r, seed)| {
-            if stop.load(Ordering::Relaxed) {
-                return;
-            }
-            let point = &plan.points[p];
-            let res = run_one(point, r, seed);
-            let line = ron::to_string(&res);
-            match line {
-                Ok(line) => {
-                    let mut j = journal.lock().unwrap_or_else(|e| e.into_inner());
-                    if let Err(e) = j.append(&line) {
-                        errors
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .push(e.to_string());
-                    }
-                }
-                Err(e) => errors
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(e.to_string()),
-            }
-            if res.failure.is_some() {
-                bar.set_message(format!("{} failed", point_label(point, r)));
-            }
-            fresh.lock().unwrap_or_else(|e| e.into_inner()).push(res);
-            bar.inc(1);
-        });
-    };
-    match opts.threads {
-        Some(n) => rayon::ThreadPoolBuilder::new()
-            .num_threads(n.max(1))
-            .build()
-            .context("starting worker threads")?
-            .install(work),
-        None => work(),
-    }
-    bar.finish_and_clear();
-    let errors = errors.into_inner().unwrap_or_else(|e| e.into_inner());
-    if let Some(e) = errors.first() {
-        bail!("could not write the journal: {e}");
-    }
-    let mut results = done;
-    results.extend(fresh.into_inner().unwrap_or_else(|e| e.into_inner()));
-    results.sort_by_key(|r| (r.point, r.replication));
-    let interrupted = results.len() < runs.len();
-    Ok(Executed {
-        results,
-        resumed,
-        interrupted,
-    })
-}
-
-fn point_label(p: &PlannedPoint, r: u32) -> String {
-    if p.params.is_empty() {
-        format!("replication {r}")
-    } else {
-        let ps: Vec<String> = p.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        format!("{} rep {r}", ps.join(","))
-    }
+    // A whole sweep is the one-slice case of a sharded sweep: same journal, resume and
+    // parallel loop.
+    crate::shard::execute_runs(plan, &plan.runs(), &header, opts, stop)
 }
 
 /// A rough, static estimate of a run's work: simulated seconds × the requests per second its
 /// clients offer (open loop: the rate; closed loop: users per second of think time, at least
 /// the user count). Used only to order runs, never to change one.
-fn estimated_cost(spec: &Spec) -> f64 {
+pub(crate) fn estimated_cost(spec: &Spec) -> f64 {
     use clustersim_models::registry::ComponentConfig;
     let secs = spec.duration.as_secs_f64();
     let offered: f64 = spec
