@@ -183,6 +183,17 @@ fn load_raw(file: &Path, set: &[String]) -> Result<Result<raw::Scenario, Scenari
     Ok(clustersim_scenarios::prepare(raw, file, &ovr).map(|l| l.raw))
 }
 
+/// Loads, overrides and plans a scenario (every sweep point validated); a scenario error is
+/// returned for the caller to print (exit code 1).
+fn load_plan(
+    file: &Path,
+    set: &[String],
+    replications: Option<u32>,
+    seed: Option<u64>,
+) -> Result<Result<sweep::Plan, ScenarioError>> {
+    Ok(load_raw(file, set)?.and_then(|raw| sweep::plan(raw, file, replications, seed)))
+}
+
 fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Run {
@@ -198,14 +209,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             html,
             check_determinism,
         } => {
-            let raw = match load_raw(&file, &set)? {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("{e}");
-                    return Ok(ExitCode::from(1));
-                }
-            };
-            let plan = match sweep::plan(raw, &file, replications, seed) {
+            let plan = match load_plan(&file, &set, replications, seed)? {
                 Ok(p) => p,
                 Err(e) => {
                     eprintln!("{e}");
@@ -263,14 +267,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Check { file, set } => {
-            let raw = match load_raw(&file, &set)? {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("{e}");
-                    return Ok(ExitCode::from(1));
-                }
-            };
-            let plan = match sweep::plan(raw, &file, None, None) {
+            let plan = match load_plan(&file, &set, None, None)? {
                 Ok(p) => p,
                 Err(e) => {
                     eprintln!("{e}");
@@ -328,14 +325,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             set,
             replications,
         } => {
-            let raw = match load_raw(&file, &set)? {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("{e}");
-                    return Ok(ExitCode::from(1));
-                }
-            };
-            let plan = match sweep::plan(raw, &file, replications, seed) {
+            let plan = match load_plan(&file, &set, replications, seed)? {
                 Ok(p) => p,
                 Err(e) => {
                     eprintln!("{e}");

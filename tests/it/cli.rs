@@ -14,8 +14,9 @@ use clustersim_scenarios::load;
 use clustersim_scenarios::raw::Scenario;
 use clustersim_tests::{TempDir, fixture, read_text, scenarios_dir, workspace_root};
 
-/// The binary, built on first use.
-fn binary() -> &'static Path {
+/// The binary, built on first use (`CLUSTERSIM_BIN` selects another one). Shared by every
+/// module that runs the binary.
+pub(crate) fn binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         if let Some(bin) = std::env::var_os("CLUSTERSIM_BIN") {

@@ -6,13 +6,14 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 use std::sync::atomic::AtomicBool;
 
 use clustersim_analysis::report;
 use clustersim_analysis::shard::{self, ShardSpec};
 use clustersim_analysis::sweep::{self, ExecOptions, JOURNAL, Plan};
-use clustersim_tests::{SHORT, TempDir, load_with, read_text, scenarios_dir, workspace_root};
+use clustersim_tests::{SHORT, TempDir, load_with, read_text, scenarios_dir};
+
+use crate::cli::binary;
 
 /// Every report merge must reproduce byte for byte.
 const REPORTS: &[&str] = &[
@@ -266,41 +267,6 @@ fn a_shard_resumes_from_its_journal_and_refuses_another_slice() {
 }
 
 // ---- the binary -------------------------------------------------------------------------
-
-/// The binary, built on first use (as in `cli.rs`; `CLUSTERSIM_BIN` selects another one).
-fn binary() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Some(bin) = std::env::var_os("CLUSTERSIM_BIN") {
-            return PathBuf::from(bin);
-        }
-        let exe = std::env::current_exe().expect("the test's own path");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("<target>/<profile>/deps");
-        let profile: &[&str] = match profile_dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") => &["--profile", "test"],
-            Some("release") => &["--release"],
-            _ => &[],
-        };
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
-        let out = Command::new(cargo)
-            .args(["build", "--quiet", "--bin", "clustersim"])
-            .args(profile)
-            .current_dir(workspace_root())
-            .output()
-            .expect("running cargo");
-        assert!(
-            out.status.success(),
-            "cargo build --bin clustersim failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let bin = profile_dir.join(format!("clustersim{}", std::env::consts::EXE_SUFFIX));
-        assert!(bin.is_file(), "{} was not built", bin.display());
-        bin
-    })
-}
 
 /// Runs the binary in `cwd`; returns (exit code, stdout, stderr).
 fn clustersim(cwd: &Path, args: &[String]) -> (Option<i32>, String, String) {
