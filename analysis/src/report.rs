@@ -155,6 +155,40 @@ pub fn components_csv(plan: &Plan, results: &[RunResult]) -> Result<Vec<u8>> {
     csv_bytes(header, rows)
 }
 
+/// `metrics.csv`: tidy rows (run × component × series total), every series any component
+/// recorded, with the `@` label of labelled series split into its own column.
+pub fn metrics_csv(plan: &Plan, results: &[RunResult]) -> Result<Vec<u8>> {
+    let mut header: Vec<String> = ["scenario", "point", "replication", "seed"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    header.extend(plan.param_paths.iter().cloned());
+    header.extend(
+        ["component", "metric", "label", "value"]
+            .iter()
+            .map(|s| (*s).to_owned()),
+    );
+    let rows = results.iter().flat_map(|r| {
+        r.series.iter().map(move |t| {
+            let mut row = vec![
+                plan.base.name.clone(),
+                r.point.to_string(),
+                r.replication.to_string(),
+                r.seed.to_string(),
+            ];
+            row.extend(params(plan, r.point));
+            row.extend([
+                t.component.clone(),
+                t.metric.clone(),
+                t.label.clone(),
+                num(t.value),
+            ]);
+            row
+        })
+    });
+    csv_bytes(header, rows)
+}
+
 /// `timeseries.csv`: tidy rows (run × window × component × metric).
 pub fn timeseries_csv(plan: &Plan, results: &[RunResult]) -> Result<Vec<u8>> {
     let mut header: Vec<String> = ["scenario", "point", "replication", "seed"]
@@ -229,6 +263,7 @@ pub fn write_all(
     write("points.csv", points_csv(plan, results)?)?;
     write("components.csv", components_csv(plan, results)?)?;
     write("timeseries.csv", timeseries_csv(plan, results)?)?;
+    write("metrics.csv", metrics_csv(plan, results)?)?;
     let manifest = Manifest {
         clustersim_version: env!("CARGO_PKG_VERSION"),
         scenario_file: scenario_file.display().to_string(),

@@ -38,6 +38,28 @@ pub struct RunResult {
     /// the one MSER-5 chose. NaN when unknown (a run that could not start, an old journal).
     #[serde(default = "unknown_warmup")]
     pub warmup_s: f64,
+    /// Every series' total over the measured period, one row per component × value
+    /// (`metrics.csv`). Empty in journals written before it existed.
+    #[serde(default)]
+    pub series: Vec<SeriesRow>,
+}
+
+/// The total of one recorded series (or one statistic of it) over the measured period.
+///
+/// A series registered as `name@label` (e.g. `admitted@key=17`) is a labelled breakdown of
+/// `name`: its `metric` is `name` (plus the statistic suffix) and its `label` is `label`, so
+/// a spreadsheet can pivot per key, per bucket or per partition.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SeriesRow {
+    /// Component name (empty for run-wide series).
+    pub component: String,
+    /// Metric name with its statistic and unit suffix (`admitted`, `queue_len_avg`,
+    /// `latency_p99_ms`).
+    pub metric: String,
+    /// The label after `@` in the series name, empty for unlabelled series.
+    pub label: String,
+    /// Value.
+    pub value: f64,
 }
 
 fn unknown_warmup() -> f64 {
@@ -476,7 +498,62 @@ pub fn from_report(
         components,
         timeseries,
         warmup_s: m.measured_from.as_secs_f64(),
+        series: series_totals(report),
     }
+}
+
+/// Splits a series name `name@label` into `(name, label)`; `label` is empty without `@`.
+pub fn split_label(series_name: &str) -> (&str, &str) {
+    series_name.split_once('@').unwrap_or((series_name, ""))
+}
+
+/// One [`SeriesRow`] per counter, two per gauge (`_avg`, `_max`) and, for a non-empty
+/// histogram, `_count` plus mean and quantiles in milliseconds (histograms record
+/// nanoseconds; a histogram whose name lacks `_ns` is reported in its own unit, without
+/// the `_ms` suffix). Rows follow registration order, so they are deterministic.
+fn series_totals(report: &RunReport) -> Vec<SeriesRow> {
+    let m = &report.metrics;
+    let mut rows = Vec::with_capacity(m.series.len());
+    for (info, total) in m.series.iter().zip(&m.totals) {
+        let component = info
+            .owner
+            .map(|c| report.names.components[c.index()].clone())
+            .unwrap_or_default();
+        let (name, label) = split_label(&info.name);
+        let mut push = |metric: String, value: f64| {
+            rows.push(SeriesRow {
+                component: component.clone(),
+                metric,
+                label: label.to_owned(),
+                value,
+            });
+        };
+        match total {
+            SeriesTotal::Counter(n) => push(name.to_owned(), *n as f64),
+            SeriesTotal::Gauge { time_avg, max, .. } => {
+                push(format!("{name}_avg"), *time_avg);
+                push(format!("{name}_max"), *max as f64);
+            }
+            SeriesTotal::Histogram { hist, .. } => {
+                let (base, scale, unit) = match name.strip_suffix("_ns") {
+                    Some(base) => (base, NS_PER_MS, "_ms"),
+                    None => (name, 1.0, ""),
+                };
+                push(format!("{base}_count"), hist.len() as f64);
+                if !hist.is_empty() {
+                    push(format!("{base}_mean{unit}"), hist.mean() / scale);
+                    for (q, tag) in [(0.5, "p50"), (0.9, "p90"), (0.99, "p99")] {
+                        push(
+                            format!("{base}_{tag}{unit}"),
+                            hist.value_at_quantile(q) as f64 / scale,
+                        );
+                    }
+                    push(format!("{base}_max{unit}"), hist.max() as f64 / scale);
+                }
+            }
+        }
+    }
+    rows
 }
 
 fn timeseries(report: &RunReport) -> Vec<TimeseriesRow> {

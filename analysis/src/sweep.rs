@@ -276,6 +276,7 @@ pub fn run_one(point: &PlannedPoint, replication: u32, seed: u64) -> RunResult {
         } else {
             spec.warmup.as_secs_f64()
         },
+        series: Vec::new(),
     }
 }
 

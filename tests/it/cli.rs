@@ -286,6 +286,8 @@ fn run_writes_every_report() {
         "points.csv",
         "components.csv",
         "timeseries.csv",
+        "metrics.csv",
+        "metrics.csv",
         "manifest.ron",
     ] {
         assert!(dir.join(name).is_file(), "{name} missing: {ran}");
@@ -333,6 +335,11 @@ fn run_writes_every_report() {
     }
     let timeseries = header(&dir.join("timeseries.csv"));
     assert!(timeseries.ends_with("window_start_s,window_end_s,in_warmup,component,metric,value"));
+    let metrics = header(&dir.join("metrics.csv"));
+    assert!(
+        metrics.ends_with("component,metric,label,value"),
+        "{metrics}"
+    );
     let manifest = read_text(&dir.join("manifest.ron"));
     assert!(manifest.contains("master_seed: 42"), "{manifest}");
     assert!(
@@ -364,6 +371,8 @@ fn run_writes_every_report() {
         "points.csv",
         "components.csv",
         "timeseries.csv",
+        "metrics.csv",
+        "metrics.csv",
     ] {
         assert_eq!(
             read_text(&dir.join(name)),

@@ -15,6 +15,7 @@ const CSVS: &[&str] = &[
     "points.csv",
     "components.csv",
     "timeseries.csv",
+    "metrics.csv",
 ];
 
 /// The scenario swept here: four points, shortened, two replications (eight runs).

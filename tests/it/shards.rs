@@ -21,6 +21,7 @@ const REPORTS: &[&str] = &[
     "points.csv",
     "components.csv",
     "timeseries.csv",
+    "metrics.csv",
     "manifest.ron",
 ];
 
