@@ -193,3 +193,16 @@ pub fn component_value(row: &ComponentRow, name: &str) -> f64 {
 pub fn read_text(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
+
+/// The total of series `metric` with label `label` (empty for unlabelled) of `component`
+/// in a run's `metrics.csv` rows ([`RunResult::series`]).
+///
+/// # Panics
+/// If there is no such row.
+pub fn series_value(run: &RunResult, component: &str, metric: &str, label: &str) -> f64 {
+    run.series
+        .iter()
+        .find(|s| s.component == component && s.metric == metric && s.label == label)
+        .map(|s| s.value)
+        .unwrap_or_else(|| panic!("no series {component}.{metric}@{label}"))
+}

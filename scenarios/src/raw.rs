@@ -685,6 +685,10 @@ pub struct OpenLoop {
     /// `0..clients` (what `IpHash` load balancing hashes). Default 1000.
     #[serde(default = "thousand_u32")]
     pub clients: u32,
+    /// The first client id: ids are drawn from `first_client..first_client + clients`, so
+    /// two client components can have disjoint populations. Default 0.
+    #[serde(default)]
+    pub first_client: u32,
     /// Geo routing, as a DNS answering with the closest edge: when non-empty, requests go to
     /// whichever of `target` and these components is nearest — lowest mean one-way latency
     /// from this client's region to the component's region along the network's routes —
@@ -1615,6 +1619,15 @@ pub struct RateLimiter {
     /// Transport. Default: the network's default.
     #[serde(default)]
     pub transport: Option<Transport>,
+    /// With `key_by: Client`, how many end users (ids `0..report_keys`) get their own
+    /// `admitted@key=N` / `rejected@key=N` rows in metrics.csv; the others are summed under
+    /// `key=other`. Routes are always reported each. Default 32.
+    #[serde(default = "thirty_two")]
+    pub report_keys: u32,
+}
+
+fn thirty_two() -> u32 {
+    32
 }
 
 fn limit_global() -> LimitKey {

@@ -956,6 +956,7 @@ fn open_loop(
         stop_after: o.stop_after.map(|d| d.0),
         transport: o.transport.map(transport).unwrap_or(cx.default_transport),
         clients: o.clients,
+        first_client: o.first_client,
         connection: connection(o.connection),
     }
 }
@@ -1209,6 +1210,7 @@ fn rate_limiter_config(
         mode,
         retry_after: l.retry_after,
         transport: l.transport.map(transport).unwrap_or(cx.default_transport),
+        report_keys: l.report_keys,
     }
 }
 

@@ -11,6 +11,7 @@
 //! * `analysis_views`: `compare` verdicts, SVG charts for every catalogue scenario, the HTML
 //!   report, `--check-determinism`.
 //! * `warmup_auto`: `warmup: Auto` syntax, MSER-5 re-runs, batch-means CIs.
+//! * `metrics_breakdown`: metrics.csv totals and labelled (per-key) series.
 //!
 //! Shared helpers live in the crate's library (`tests/lib.rs`).
 
@@ -19,5 +20,6 @@ mod catalogue;
 mod cli;
 mod config_errors;
 mod determinism;
+mod metrics_breakdown;
 mod shards;
 mod warmup_auto;

@@ -24,6 +24,11 @@ pub struct RateLimiterConfig {
     /// Transport of forwarded requests, responses and store traffic. Default
     /// [`Transport::Stream`].
     pub transport: Transport,
+    /// With [`KeyBy::Client`], the end users `0..report_keys` that get their own labelled
+    /// `admitted@key=N` / `rejected@key=N` series (the rest count under `key=other`). Keys
+    /// of [`KeyBy::Route`] are always labelled each; [`KeyBy::Global`] has one key, whose
+    /// counts are the plain `admitted` / `rejected`. Default 32.
+    pub report_keys: u32,
 }
 
 /// The key a limit is kept per.
@@ -156,6 +161,9 @@ impl StoreLink {
     }
 }
 
+/// The most end users a limiter reports one by one ([`RateLimiterConfig::report_keys`]).
+pub const MAX_REPORT_KEYS: u32 = 10_000;
+
 impl RateLimiterConfig {
     /// A global, local limiter with `algorithm` in front of `target` (other defaults).
     pub fn new(target: ComponentId, algorithm: Algorithm) -> RateLimiterConfig {
@@ -166,6 +174,7 @@ impl RateLimiterConfig {
             mode: Mode::Local,
             retry_after: true,
             transport: Transport::Stream,
+            report_keys: 32,
         }
     }
 
@@ -196,6 +205,17 @@ impl RateLimiterConfig {
                 Ok(())
             }
         };
+        if self.report_keys > MAX_REPORT_KEYS {
+            return Err(ConfigError::new(
+                "report_keys",
+                format!(
+                    "is {}, but it must be <= {MAX_REPORT_KEYS}: each reported key adds two \
+                     series to every report; report the heaviest users only, the rest are \
+                     summed under key=other",
+                    self.report_keys
+                ),
+            ));
+        }
         let n = self.algorithm.variant();
         match self.algorithm {
             Algorithm::TokenBucket { rate_per_s, burst } => {

@@ -45,6 +45,8 @@
 //! |---|---|---|
 //! | `arrivals` | counter | requests received |
 //! | `admitted`, `rejected` | counter | decisions (per window in timeseries.csv) |
+//! | `admitted@key=N`, `rejected@key=N` | counter | the same per end user `N < report_keys` (`KeyBy::Client`; `key=other` sums the rest) |
+//! | `admitted@route=R`, `rejected@route=R` | counter | the same per route `read`, `write`, `other` (`KeyBy::Route`) |
 //! | `completed`, `errors` | counter | responses sent: `Ok` / anything else (including the throttles) |
 //! | `store_failures` | counter | store answers missing (timeout or send failure) |
 //! | `fail_open_admits` | counter | requests admitted while the store was down |
@@ -67,7 +69,9 @@ mod tests;
 use std::collections::{BTreeMap, VecDeque};
 
 pub use algorithms::{Decision, KeyState, md1k_blocking};
-pub use config::{Algorithm, CounterStoreConfig, KeyBy, Mode, RateLimiterConfig, StoreLink};
+pub use config::{
+    Algorithm, CounterStoreConfig, KeyBy, MAX_REPORT_KEYS, Mode, RateLimiterConfig, StoreLink,
+};
 
 use clustersim_engine::{
     Component, ComponentId, Ctx, DropCause, Recorder, SeriesId, SimDuration, SimTime, StableHash,
@@ -222,6 +226,10 @@ struct LimiterMetrics {
     state_bytes: SeriesId,
     bytes_per_key: SeriesId,
     log_entries: SeriesId,
+    /// `(admitted, rejected)` per reported key, indexed by key (see [`RateLimiter::key_series`]).
+    per_key: Vec<(SeriesId, SeriesId)>,
+    /// `(admitted, rejected)` of the end users beyond `report_keys` (`key=other`).
+    other_keys: Option<(SeriesId, SeriesId)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -277,7 +285,7 @@ impl RateLimiter {
             panic!("invalid rate limiter config: {e}");
         }
         let o = Some(me);
-        let m = LimiterMetrics {
+        let mut m = LimiterMetrics {
             arrivals: rec.counter(o, "arrivals"),
             admitted: rec.counter(o, "admitted"),
             rejected: rec.counter(o, "rejected"),
@@ -292,7 +300,30 @@ impl RateLimiter {
             state_bytes: rec.gauge(o, "state_bytes"),
             bytes_per_key: rec.gauge(o, "state_bytes_per_key"),
             log_entries: rec.gauge(o, "log_entries"),
+            per_key: Vec::new(),
+            other_keys: None,
         };
+        let mut pair = |label: &str| {
+            (
+                rec.counter(o, &format!("admitted@{label}")),
+                rec.counter(o, &format!("rejected@{label}")),
+            )
+        };
+        match cfg.key_by {
+            KeyBy::Global => {}
+            KeyBy::Route => {
+                m.per_key = [Op::Read, Op::Write, Op::Other]
+                    .iter()
+                    .map(|op| pair(&format!("route={}", op.name())))
+                    .collect();
+            }
+            KeyBy::Client => {
+                m.per_key = (0..cfg.report_keys)
+                    .map(|k| pair(&format!("key={k}")))
+                    .collect();
+                m.other_keys = Some(pair("key=other"));
+            }
+        }
         RateLimiter {
             cfg: cfg.clone(),
             states: BTreeMap::new(),
@@ -310,6 +341,14 @@ impl RateLimiter {
     /// Keys with state.
     pub fn keys(&self) -> usize {
         self.states.len().max(self.sync.len())
+    }
+
+    /// The labelled `(admitted, rejected)` series of `key`, if it is reported.
+    fn key_series(&self, key: u64) -> Option<(SeriesId, SeriesId)> {
+        usize::try_from(key)
+            .ok()
+            .and_then(|k| self.m.per_key.get(k).copied())
+            .or(self.m.other_keys)
     }
 
     fn key_of(&self, req: &Request) -> u64 {
@@ -599,6 +638,9 @@ impl RateLimiter {
 
     fn forward(&mut self, cx: &mut Ctx<'_, Cluster>, slot: usize) {
         cx.count(self.m.admitted, 1);
+        if let Some((admitted, _)) = self.key_series(self.key_of(&self.entries[slot].req)) {
+            cx.count(admitted, 1);
+        }
         let now = cx.now();
         let e = &mut self.entries[slot];
         cx.record(self.m.delay, (now - e.arrival).as_nanos());
@@ -618,6 +660,9 @@ impl RateLimiter {
 
     fn reject(&mut self, cx: &mut Ctx<'_, Cluster>, slot: usize, retry_after_ns: u64) {
         cx.count(self.m.rejected, 1);
+        if let Some((_, rejected)) = self.key_series(self.key_of(&self.entries[slot].req)) {
+            cx.count(rejected, 1);
+        }
         let retry_after_ms = if self.cfg.retry_after {
             retry_ms(retry_after_ns)
         } else {

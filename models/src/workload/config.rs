@@ -47,6 +47,11 @@ pub struct OpenLoopConfig {
     /// uniformly from `0..clients` ([`crate::Request::client`], what `IpHash` load balancing
     /// hashes). Default 1000. Must be `>= 1`.
     pub clients: u32,
+    /// The first client id of the population: ids are drawn from
+    /// `first_client..first_client + clients`. Default 0. Gives two client components
+    /// disjoint populations (e.g. one abusive user beside a thousand normal ones behind a
+    /// per-client rate limiter).
+    pub first_client: u32,
     /// Connection reuse: keep-alive, or a new connection (with its setup round trips) per
     /// attempt. Default [`Connection::KeepAlive`].
     pub connection: Connection,
@@ -265,6 +270,7 @@ impl OpenLoopConfig {
             stop_after: None,
             transport: Transport::Stream,
             clients: 1000,
+            first_client: 0,
             connection: Connection::KeepAlive,
         }
     }
@@ -274,6 +280,16 @@ impl OpenLoopConfig {
         positive("rate_per_s", self.rate_per_s)?;
         if self.clients == 0 {
             return Err(ConfigError::new("clients", "is 0, but it must be >= 1"));
+        }
+        if self.first_client.checked_add(self.clients - 1).is_none() {
+            return Err(ConfigError::new(
+                "first_client",
+                format!(
+                    "is {}, but first_client + clients - 1 must be <= {} (client ids are u32)",
+                    self.first_client,
+                    u32::MAX
+                ),
+            ));
         }
         for (i, m) in self.modulation.iter().enumerate() {
             m.validate(&format!("modulation[{i}]"))?;

@@ -560,6 +560,7 @@ pub struct OpenLoopClient {
     stopped: bool,
     /// End-user population requests are drawn from ([`OpenLoopConfig::clients`]).
     clients: u32,
+    first_client: u32,
 }
 
 impl OpenLoopClient {
@@ -597,6 +598,7 @@ impl OpenLoopClient {
             pending_is_arrival: false,
             stopped: false,
             clients: cfg.clients,
+            first_client: cfg.first_client,
         }
     }
 
@@ -688,7 +690,8 @@ impl Component<Cluster> for OpenLoopClient {
         match t {
             Timer::Arrival => {
                 if self.pending_is_arrival {
-                    let client = below(cx.rng(), u64::from(self.clients)) as u32;
+                    let client =
+                        self.first_client + below(cx.rng(), u64::from(self.clients)) as u32;
                     self.core.begin(cx, 0, client);
                 }
                 if !self.stopped {
