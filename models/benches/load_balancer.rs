@@ -31,7 +31,7 @@ fn churn(bencher: divan::Bencher, policy: Policy, n: usize) {
         client = client.wrapping_add(0x9e37_79b9);
         let i = p.pick(&mut rng, client, client).expect("healthy");
         p.started(i);
-        p.observe(i, 1_000 + (client & 0xfff));
+        p.observe(i, 1_000 + (client & 0xfff), 0);
         open.push_back(i);
         let j = open.pop_front().expect("non-empty");
         p.finished(j);

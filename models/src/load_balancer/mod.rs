@@ -374,13 +374,18 @@ impl LoadBalancer {
         req: &Request,
         exclude: Option<usize>,
     ) -> Option<usize> {
+        let now_ns = cx.now().as_nanos();
         match self.op_pool[op_index(req.op)] {
             None => match exclude {
-                None => self.picker.pick(cx.rng(), client, req.key),
+                None => {
+                    self.picker.age_idle(now_ns);
+                    self.picker.pick(cx.rng(), client, req.key)
+                }
                 Some(x) => self.picker.pick_other(cx.rng(), client, req.key, x),
             },
             Some(k) => {
                 let p = &mut self.pools[k as usize];
+                p.picker.age_idle(now_ns);
                 let l = match exclude {
                     None => p.picker.pick(cx.rng(), client, req.key),
                     Some(x) => p
@@ -514,7 +519,8 @@ impl LoadBalancer {
         };
         let b = self.end_attempt(cx, slot);
         let ttfb = cx.now() - self.entries[slot].sent_at;
-        self.each_picker(b, |p, i| p.observe(i, ttfb.as_nanos()));
+        let now_ns = cx.now().as_nanos();
+        self.each_picker(b, |p, i| p.observe(i, ttfb.as_nanos(), now_ns));
         self.respond(cx, slot, resp.status, resp.size_bytes, resp.version);
     }
 

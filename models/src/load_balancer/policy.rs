@@ -35,7 +35,9 @@ pub enum Policy {
     WeightedLeastConnections,
     /// The lowest `(active + 1) × EWMA(time to first byte)`; ties (e.g. before any response
     /// has been observed) in turn. The `+ 1` makes an idle backend's key its expected response
-    /// time instead of 0, so among idle backends the fastest wins.
+    /// time instead of 0, so among idle backends the fastest wins. A backend without a
+    /// response for a second has its EWMA halved each idle second ([`EWMA_IDLE_DECAY_NS`]), so
+    /// one that was slow once is tried again instead of being starved for good.
     LeastResponseTime,
     /// A uniformly random healthy backend (weights ignored).
     Random,
@@ -231,6 +233,14 @@ pub fn client_hash(component: u32, client: u32) -> u64 {
 /// Weight of the newest sample in the time-to-first-byte EWMA: `1 / 2^EWMA_SHIFT` (1/8).
 pub const EWMA_SHIFT: u32 = 3;
 
+/// [`Policy::LeastResponseTime`] halves the EWMA of a backend that has gone this long (1 s of
+/// simulated time) without a response, and again after each further idle second. Without it a
+/// backend whose EWMA went bad (a slow spell, a GC pause) would be starved for good under light
+/// load: it gets no requests, so no new samples, so its EWMA never recovers. Halving makes an
+/// idle backend look cheaper and cheaper until it is tried again, and its next real sample
+/// sets the EWMA back on evidence (like the time decay of Finagle's peak EWMA).
+pub const EWMA_IDLE_DECAY_NS: u64 = 1_000_000_000;
+
 /// Chooses backends (see the module docs). Indices are positions in the configured backend
 /// list.
 #[derive(Clone, Debug)]
@@ -243,6 +253,10 @@ pub struct Picker {
     active: Vec<u32>,
     /// EWMA of time to first byte in ns (0 = nothing observed yet).
     ewma_ns: Vec<u64>,
+    /// When backend `i`'s EWMA last changed (a sample, or an idle decay), in ns.
+    ewma_at_ns: Vec<u64>,
+    /// The backend [`Picker::age_idle`] examines next.
+    idle_cursor: usize,
     tree: Option<MinTree>,
     cursor: usize,
     wrr_current: Vec<i64>,
@@ -259,6 +273,8 @@ impl Picker {
             healthy_list: Vec::with_capacity(n),
             active: vec![0; n],
             ewma_ns: vec![0; n],
+            ewma_at_ns: vec![0; n],
+            idle_cursor: 0,
             tree: policy.uses_tree().then(|| MinTree::new(n)),
             cursor: 0,
             wrr_current: vec![0; n],
@@ -273,6 +289,8 @@ impl Picker {
         self.healthy.fill(true);
         self.active.fill(0);
         self.ewma_ns.fill(0);
+        self.ewma_at_ns.fill(0);
+        self.idle_cursor = 0;
         self.cursor = 0;
         self.rebuild_healthy();
         for i in 0..n {
@@ -368,10 +386,11 @@ impl Picker {
         self.refresh(i);
     }
 
-    /// Folds a time-to-first-byte sample of backend `i` into its EWMA (the first sample is
-    /// taken as is).
+    /// Folds a time-to-first-byte sample of backend `i`, received at `now_ns`, into its EWMA
+    /// (the first sample is taken as is).
     #[inline]
-    pub fn observe(&mut self, i: usize, ttfb_ns: u64) {
+    pub fn observe(&mut self, i: usize, ttfb_ns: u64, now_ns: u64) {
+        self.ewma_at_ns[i] = now_ns;
         let e = &mut self.ewma_ns[i];
         *e = if *e == 0 {
             ttfb_ns.max(1)
@@ -381,6 +400,24 @@ impl Picker {
             next.max(1) as u64
         };
         if self.policy == Policy::LeastResponseTime {
+            self.refresh(i);
+        }
+    }
+
+    /// With [`Policy::LeastResponseTime`], examines one backend (in turn, so each is examined
+    /// every `len()` calls) and halves its EWMA if it has not changed for
+    /// [`EWMA_IDLE_DECAY_NS`] up to `now_ns`. The load balancer calls it before each pick:
+    /// O(log n) at most, nothing for other policies.
+    #[inline]
+    pub fn age_idle(&mut self, now_ns: u64) {
+        if self.policy != Policy::LeastResponseTime || self.weights.is_empty() {
+            return;
+        }
+        let i = self.idle_cursor;
+        self.idle_cursor = (i + 1) % self.weights.len();
+        if self.ewma_ns[i] > 1 && now_ns.saturating_sub(self.ewma_at_ns[i]) >= EWMA_IDLE_DECAY_NS {
+            self.ewma_ns[i] = (self.ewma_ns[i] / 2).max(1);
+            self.ewma_at_ns[i] = now_ns;
             self.refresh(i);
         }
     }

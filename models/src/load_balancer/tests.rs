@@ -52,7 +52,7 @@ proptest! {
             match op {
                 0 => p.started(i),
                 1 => p.finished(i),
-                2 => p.observe(i, x),
+                2 => p.observe(i, x, 0),
                 _ => p.set_healthy(i, x % 3 != 0),
             }
             let snapshot = p.clone();
@@ -145,9 +145,9 @@ fn ties_are_broken_in_turn_and_failover_prefers_the_first() {
     let picks: Vec<usize> = (0..6).map(|_| p.pick(&mut r, 0, 0).unwrap()).collect();
     assert_eq!(picks, [0, 1, 2, 0, 1, 2]);
     let mut p = Picker::new(Policy::LeastResponseTime, &[1, 1, 1]);
-    p.observe(0, 5_000);
-    p.observe(1, 1_000);
-    p.observe(2, 3_000);
+    p.observe(0, 5_000, 0);
+    p.observe(1, 1_000, 0);
+    p.observe(2, 3_000, 0);
     assert_eq!(p.pick(&mut r, 0, 0), Some(1));
     p.started(1);
     p.started(1); // (2+1)·1000 = 3000 vs 3000 for backend 2 (tie, in turn after 1) vs 5000
@@ -163,10 +163,44 @@ fn ties_are_broken_in_turn_and_failover_prefers_the_first() {
 #[test]
 fn ewma_follows_samples() {
     let mut p = Picker::new(Policy::LeastResponseTime, &[1]);
-    p.observe(0, 8_000);
+    p.observe(0, 8_000, 0);
     assert_eq!(p.ewma_ns(0), 8_000);
-    p.observe(0, 16_000);
+    p.observe(0, 16_000, 0);
     assert_eq!(p.ewma_ns(0), 9_000); // + (16000 − 8000) / 8
+}
+
+/// A backend whose EWMA went bad is not starved for good: once it has been idle for
+/// `EWMA_IDLE_DECAY_NS`, each further idle second halves its EWMA until it is tried again.
+#[test]
+fn idle_backend_with_a_bad_ewma_is_tried_again() {
+    let mut p = Picker::new(Policy::LeastResponseTime, &[1, 1]);
+    let mut r = rng();
+    p.observe(0, 100_000_000, 0); // one 100 ms response: backend 0 looks 100× worse
+    p.observe(1, 1_000_000, 0);
+    let mut now = 0u64;
+    let mut first_retry = None;
+    // Light load: one request at a time every 10 ms, answered by backend 1 in 1 ms.
+    for _ in 0..2000 {
+        now += 10_000_000;
+        p.age_idle(now);
+        let b = p.pick(&mut r, 0, 0).unwrap();
+        if b == 0 {
+            first_retry = Some(now);
+            break;
+        }
+        p.observe(b, 1_000_000, now);
+    }
+    // 100 ms must halve ~7 times (to < 1 ms): 7 idle seconds, examined every 2nd pick.
+    let at = first_retry.expect("backend 0 was never tried again");
+    assert!(
+        (6_000_000_000..=9_000_000_000).contains(&at),
+        "retried at {at} ns"
+    );
+    // Other policies ignore ageing.
+    let mut q = Picker::new(Policy::LeastConnections, &[1, 1]);
+    q.observe(0, 100_000_000, 0);
+    q.age_idle(10_000_000_000);
+    assert_eq!(q.ewma_ns(0), 100_000_000);
 }
 
 // ---------------------------------------------------------------- component
