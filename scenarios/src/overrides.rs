@@ -1286,6 +1286,7 @@ fn shorten(text: String) -> String {
 /// The candidate closest to `name` by edit distance (case-insensitive), if it is within a
 /// third of the name's length (at least 1); purely numeric candidates (indices) are skipped.
 fn suggest(name: &str, candidates: &[String]) -> Option<String> {
+    use crate::diagnostic::edit_distance;
     let lower = name.to_lowercase();
     let threshold = (name.chars().count() / 3).max(1);
     let mut best: Option<(usize, &String)> = None;
@@ -1301,31 +1302,6 @@ fn suggest(name: &str, candidates: &[String]) -> Option<String> {
     best.map(|(_, c)| c.clone())
 }
 
-/// Levenshtein distance over chars, with an adjacent transposition counting as one edit
-/// (optimal string alignment), so `retyr` is one edit from `retry`.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    // Rows i-2, i-1 and i of the dynamic-programming table.
-    let mut before = vec![0; b.len() + 1];
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for i in 1..=a.len() {
-        cur[0] = i;
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut d = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                d = d.min(before[j - 2] + 1);
-            }
-            cur[j] = d;
-        }
-        std::mem::swap(&mut before, &mut prev);
-        std::mem::swap(&mut prev, &mut cur);
-    }
-    prev[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -1335,6 +1311,7 @@ mod tests {
     use serde::{Deserialize, Deserializer, Serializer};
 
     use super::*;
+    use crate::diagnostic::edit_distance;
 
     // -----------------------------------------------------------------------------------------
     // A representative schema
