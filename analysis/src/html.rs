@@ -82,8 +82,23 @@ const KEY: [(&str, &str); 8] = [
 pub fn render(dir: &Path) -> Result<String> {
     let m = plot::read_manifest(dir)?;
     let points = Csv::read(&dir.join("points.csv"))?;
+    let summary = Csv::read(&dir.join("summary.csv"))?;
     let charts = plot::charts(dir)?;
     let s = &m.resolved;
+    let warmup = plot::warmup_span(s, &summary);
+    let warmup_s = warmup.as_ref().map_or(0.0, |(w, _)| *w);
+    let warmup_text = match (&s.warmup, &warmup) {
+        (clustersim_scenarios::raw::Warmup::Auto, Some((w, label))) => {
+            let spread = label
+                .strip_prefix("warm-up (MSER-5 ")
+                .map_or(String::new(), |rest| {
+                    format!(" ({}", rest.trim_end_matches(')').to_owned() + ")")
+                });
+            format!("Auto, chosen by MSER-5: {} s{spread}", fmt(*w))
+        }
+        (clustersim_scenarios::raw::Warmup::Auto, None) => "Auto: none detected".to_owned(),
+        _ => format!("{} s", fmt(warmup_s)),
+    };
     let mut h = String::new();
     let _ = write!(
         h,
@@ -100,13 +115,13 @@ pub fn render(dir: &Path) -> Result<String> {
         h,
         "<table>\n<tr><th class=\"l\">file</th><td class=\"l\">{}</td></tr>\n\
          <tr><th class=\"l\">command</th><td class=\"l\"><code>{}</code></td></tr>\n\
-         <tr><th class=\"l\">duration</th><td class=\"l\">{} s (warm-up {} s)</td></tr>\n\
+         <tr><th class=\"l\">duration</th><td class=\"l\">{} s (warm-up {})</td></tr>\n\
          <tr><th class=\"l\">master seed</th><td class=\"l\">{}</td></tr>\n\
          <tr><th class=\"l\">runs</th><td class=\"l\">{} ({} point(s) × {} replication(s)), {} failed</td></tr>\n</table>",
         escape(&m.scenario_file),
         escape(&m.command),
         s.duration.0.as_secs_f64(),
-        s.warmup.fixed_or_zero().0.as_secs_f64(),
+        escape(&warmup_text),
         m.master_seed,
         m.runs,
         points.rows.len(),
@@ -121,12 +136,7 @@ pub fn render(dir: &Path) -> Result<String> {
     topology(&mut h, &m, dir);
     metrics_table(&mut h, &points);
     analytic_table(&mut h, &m, &points, dir);
-    warmup_section(
-        &mut h,
-        dir,
-        s.warmup.fixed_or_zero().0.as_secs_f64(),
-        m.replications,
-    );
+    warmup_section(&mut h, dir, warmup_s, m.replications);
     let faults = plot::fault_windows(s);
     if !faults.is_empty() {
         h.push_str("<h2>Scheduled faults</h2>\n<table>\n<tr><th class=\"l\">fault</th><th>from (s)</th><th>to (s)</th></tr>\n");

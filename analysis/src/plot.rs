@@ -487,18 +487,43 @@ fn first_run_series(ts: &Csv, metric: &str) -> Vec<(String, Vec<(f64, f64)>)> {
     out
 }
 
-fn warmup_shade(s: &Scenario) -> Vec<Shade> {
-    let w = s.warmup.fixed_or_zero().0.as_secs_f64();
-    if w > 0.0 {
-        vec![Shade {
-            start_s: 0.0,
-            end_s: w,
-            label: "warm-up".into(),
-            partition: false,
-        }]
-    } else {
-        Vec::new()
+/// The warm-up the runs excluded, in seconds, with a label for charts: the fixed `warmup:`,
+/// or with `warmup: Auto` the median of the per-run MSER-5 choices (`summary.csv`'s
+/// `warmup_s`), labelled with their range when the runs disagree. `None` when there was none.
+pub fn warmup_span(s: &Scenario, summary: &Csv) -> Option<(f64, String)> {
+    if !matches!(s.warmup, clustersim_scenarios::raw::Warmup::Auto) {
+        let w = s.warmup.fixed_or_zero().0.as_secs_f64();
+        return (w > 0.0).then(|| (w, "warm-up".to_owned()));
     }
+    let col = summary.col("warmup_s")?;
+    let mut chosen: Vec<f64> = (0..summary.rows.len())
+        .map(|i| summary.num(i, col))
+        .filter(|w| w.is_finite())
+        .collect();
+    if chosen.is_empty() {
+        return None;
+    }
+    chosen.sort_by(f64::total_cmp);
+    let median = chosen[chosen.len() / 2];
+    let (lo, hi) = (chosen[0], chosen[chosen.len() - 1]);
+    let label = if lo == hi {
+        "warm-up (MSER-5)".to_owned()
+    } else {
+        format!("warm-up (MSER-5 median; runs {lo:.3}–{hi:.3} s)")
+    };
+    (median > 0.0).then_some((median, label))
+}
+
+fn warmup_shade(s: &Scenario, summary: &Csv) -> Vec<Shade> {
+    warmup_span(s, summary)
+        .map(|(end_s, label)| Shade {
+            start_s: 0.0,
+            end_s,
+            label,
+            partition: false,
+        })
+        .into_iter()
+        .collect()
 }
 
 /// Latency percentiles over time.
@@ -765,7 +790,7 @@ pub fn charts(dir: &Path) -> Result<Vec<Chart>> {
     let ts = Csv::read(&dir.join("timeseries.csv"))?;
     let summary = Csv::read(&dir.join("summary.csv"))?;
     let points = Csv::read(&dir.join("points.csv"))?;
-    let mut shades = warmup_shade(&manifest.resolved);
+    let mut shades = warmup_shade(&manifest.resolved, &summary);
     shades.extend(fault_windows(&manifest.resolved));
     let mut out = Vec::new();
     out.extend(latency_chart(&ts, &shades)?);

@@ -126,6 +126,25 @@ fn auto_detects_the_transient_and_the_rerun_excludes_it() {
     let mut lines = summary.lines();
     assert!(lines.next().unwrap().ends_with(",digest,warmup_s"));
     assert!(lines.next().unwrap().ends_with(&format!(",{}", a.warmup_s)));
+
+    // Charts shade, and the HTML report states, the warm-up MSER-5 chose (not 0).
+    let charts = clustersim_analysis::plot::charts(dir.path()).unwrap();
+    let latency = charts
+        .iter()
+        .find(|c| c.file.contains("latency"))
+        .expect("a latency chart");
+    assert!(latency.svg.contains("warm-up (MSER-5)"), "no Auto shading");
+    let html = clustersim_analysis::html::render(dir.path()).unwrap();
+    assert!(
+        html.contains(&format!(
+            "(warm-up Auto, chosen by MSER-5: {:.2} s)",
+            a.warmup_s
+        )),
+        "the report does not state the chosen warm-up: {}",
+        html.lines()
+            .find(|l| l.contains("warm-up"))
+            .unwrap_or_default()
+    );
 }
 
 #[test]
