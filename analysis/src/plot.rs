@@ -605,7 +605,98 @@ fn throughput_chart(ts: &Csv, shades: &[Shade]) -> Result<Option<Chart>> {
 }
 
 /// Approximate latency CDF per point from the percentiles of `summary.csv`.
-fn cdf_chart(summary: &Csv) -> Result<Option<Chart>> {
+/// The latency CDF per sweep point (at most 20): from `latency_cdf.csv` (each quantile
+/// averaged over the point's replications — Vincentization), or, for output folders written
+/// before that file existed, approximated from summary.csv's percentile columns.
+fn cdf_chart(summary: &Csv, cdf: Option<&Csv>) -> Result<Option<Chart>> {
+    if let Some(chart) = cdf.map(full_cdf_chart).transpose()?.flatten() {
+        return Ok(Some(chart));
+    }
+    approximate_cdf_chart(summary)
+}
+
+fn full_cdf_chart(cdf: &Csv) -> Result<Option<Chart>> {
+    let (Some(cp), Some(cq), Some(cl)) =
+        (cdf.col("point"), cdf.col("quantile"), cdf.col("latency_ms"))
+    else {
+        return Ok(None);
+    };
+    let params = cdf.params_between("seed", "quantile");
+    /// One sweep point's rows: its label and, per quantile, the latencies of its runs.
+    struct PointCdf {
+        point: String,
+        label: String,
+        quantiles: Vec<(f64, Vec<f64>)>,
+    }
+    let mut per_point: Vec<PointCdf> = Vec::new();
+    for (i, r) in cdf.rows.iter().enumerate() {
+        let (q, ms) = (cdf.num(i, cq), cdf.num(i, cl));
+        if !q.is_finite() || !ms.is_finite() {
+            continue;
+        }
+        let idx = match per_point.iter().position(|p| p.point == r[cp]) {
+            Some(idx) => idx,
+            None => {
+                if per_point.len() == 20 {
+                    continue;
+                }
+                let label = if params.is_empty() {
+                    format!("point {}", r[cp])
+                } else {
+                    params
+                        .iter()
+                        .map(|&c| format!("{}={}", short_path(&cdf.header[c]), r[c]))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                per_point.push(PointCdf {
+                    point: r[cp].clone(),
+                    label,
+                    quantiles: Vec::new(),
+                });
+                per_point.len() - 1
+            }
+        };
+        let qs = &mut per_point[idx].quantiles;
+        match qs.iter_mut().find(|(x, _)| *x == q) {
+            Some((_, v)) => v.push(ms),
+            None => qs.push((q, vec![ms])),
+        }
+    }
+    let series: Vec<Series> = per_point
+        .into_iter()
+        .map(|p| Series {
+            label: p.label,
+            points: p
+                .quantiles
+                .into_iter()
+                .map(|(q, v)| (crate::stats::summarize(&v).mean, q))
+                .collect(),
+            thin: false,
+            errors: Vec::new(),
+        })
+        .filter(|s| !s.points.is_empty())
+        .collect();
+    if series.is_empty() {
+        return Ok(None);
+    }
+    let title = "Latency CDF (each quantile averaged over replications)";
+    let svg = draw(&Spec {
+        title,
+        x_desc: "end-to-end latency (ms)",
+        y_desc: "fraction of requests at or below",
+        series: &series,
+        shades: &[],
+        x_labels: None,
+    })?;
+    Ok(Some(Chart {
+        file: "latency_cdf.svg".into(),
+        title: title.into(),
+        svg,
+    }))
+}
+
+fn approximate_cdf_chart(summary: &Csv) -> Result<Option<Chart>> {
     const Q: [(&str, f64); 5] = [
         ("latency_p50_ms", 0.5),
         ("latency_p90_ms", 0.9),
@@ -795,7 +886,8 @@ pub fn charts(dir: &Path) -> Result<Vec<Chart>> {
     let mut out = Vec::new();
     out.extend(latency_chart(&ts, &shades)?);
     out.extend(throughput_chart(&ts, &shades)?);
-    out.extend(cdf_chart(&summary)?);
+    let cdf = Csv::read(&dir.join("latency_cdf.csv")).ok();
+    out.extend(cdf_chart(&summary, cdf.as_ref())?);
     out.extend(sweep_charts(&points)?);
     Ok(out)
 }

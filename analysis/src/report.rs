@@ -189,6 +189,34 @@ pub fn metrics_csv(plan: &Plan, results: &[RunResult]) -> Result<Vec<u8>> {
     csv_bytes(header, rows)
 }
 
+/// `latency_cdf.csv`: the end-to-end latency distribution of every run, one row per run ×
+/// quantile of [`crate::result::CDF_QUANTILES`] (runs without completed requests have none).
+pub fn latency_cdf_csv(plan: &Plan, results: &[RunResult]) -> Result<Vec<u8>> {
+    let mut header: Vec<String> = ["scenario", "point", "replication", "seed"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    header.extend(plan.param_paths.iter().cloned());
+    header.extend(["quantile", "latency_ms"].iter().map(|s| (*s).to_owned()));
+    let rows = results.iter().flat_map(|r| {
+        crate::result::CDF_QUANTILES
+            .iter()
+            .zip(&r.latency_cdf_ms)
+            .map(move |(q, ms)| {
+                let mut row = vec![
+                    plan.base.name.clone(),
+                    r.point.to_string(),
+                    r.replication.to_string(),
+                    r.seed.to_string(),
+                ];
+                row.extend(params(plan, r.point));
+                row.extend([num(*q), num(*ms)]);
+                row
+            })
+    });
+    csv_bytes(header, rows)
+}
+
 /// `timeseries.csv`: tidy rows (run × window × component × metric).
 pub fn timeseries_csv(plan: &Plan, results: &[RunResult]) -> Result<Vec<u8>> {
     let mut header: Vec<String> = ["scenario", "point", "replication", "seed"]
@@ -264,6 +292,7 @@ pub fn write_all(
     write("components.csv", components_csv(plan, results)?)?;
     write("timeseries.csv", timeseries_csv(plan, results)?)?;
     write("metrics.csv", metrics_csv(plan, results)?)?;
+    write("latency_cdf.csv", latency_cdf_csv(plan, results)?)?;
     let manifest = Manifest {
         clustersim_version: env!("CARGO_PKG_VERSION"),
         scenario_file: scenario_file.display().to_string(),

@@ -42,7 +42,19 @@ pub struct RunResult {
     /// (`metrics.csv`). Empty in journals written before it existed.
     #[serde(default)]
     pub series: Vec<SeriesRow>,
+    /// End-to-end latency of all clients at each of [`CDF_QUANTILES`], in ms
+    /// (`latency_cdf.csv`); empty when no client completed a request.
+    #[serde(default)]
+    pub latency_cdf_ms: Vec<f64>,
 }
+
+/// The quantiles `latency_cdf.csv` reports: dense in the body and the tail, so a chart or a
+/// spreadsheet can draw the whole distribution (exact to the histograms' 3 significant
+/// digits), not just the percentile columns of summary.csv.
+pub const CDF_QUANTILES: &[f64] = &[
+    0.0, 0.01, 0.05, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.975,
+    0.99, 0.995, 0.999, 0.9995, 0.9999, 1.0,
+];
 
 /// The total of one recorded series (or one statistic of it) over the measured period.
 ///
@@ -429,6 +441,10 @@ pub fn from_report(
 
     let h = client_latency;
     let q = |p: f64| h.as_ref().map(|h| quantile_ms(h, p)).unwrap_or(f64::NAN);
+    let latency_cdf_ms = match &h {
+        Some(h) if !h.is_empty() => CDF_QUANTILES.iter().map(|&p| quantile_ms(h, p)).collect(),
+        _ => Vec::new(),
+    };
     let d = report.summary.drops;
     let metrics = vec![
         ("requests", requests),
@@ -499,6 +515,7 @@ pub fn from_report(
         timeseries,
         warmup_s: m.measured_from.as_secs_f64(),
         series: series_totals(report),
+        latency_cdf_ms,
     }
 }
 

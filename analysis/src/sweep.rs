@@ -277,6 +277,7 @@ pub fn run_one(point: &PlannedPoint, replication: u32, seed: u64) -> RunResult {
             spec.warmup.as_secs_f64()
         },
         series: Vec::new(),
+        latency_cdf_ms: Vec::new(),
     }
 }
 

@@ -118,6 +118,11 @@ fn every_catalogue_scenario_plots_valid_svg() {
                 "{name}: no {must} in {files:?}"
             );
         }
+        let cdf = std::fs::read_to_string(dir.join("plots").join("latency_cdf.svg")).unwrap();
+        assert!(
+            cdf.contains("averaged over replications"),
+            "{name}: the CDF is not drawn from latency_cdf.csv"
+        );
         let plan = plan_short(&f, &[]);
         if plan.points.len() > 1 {
             assert!(

@@ -287,7 +287,7 @@ fn run_writes_every_report() {
         "components.csv",
         "timeseries.csv",
         "metrics.csv",
-        "metrics.csv",
+        "latency_cdf.csv",
         "manifest.ron",
     ] {
         assert!(dir.join(name).is_file(), "{name} missing: {ran}");
@@ -372,7 +372,7 @@ fn run_writes_every_report() {
         "components.csv",
         "timeseries.csv",
         "metrics.csv",
-        "metrics.csv",
+        "latency_cdf.csv",
     ] {
         assert_eq!(
             read_text(&dir.join(name)),

@@ -16,6 +16,7 @@ const CSVS: &[&str] = &[
     "components.csv",
     "timeseries.csv",
     "metrics.csv",
+    "latency_cdf.csv",
 ];
 
 /// The scenario swept here: four points, shortened, two replications (eight runs).

@@ -11,7 +11,8 @@
 //! * `analysis_views`: `compare` verdicts, SVG charts for every catalogue scenario, the HTML
 //!   report, `--check-determinism`.
 //! * `warmup_auto`: `warmup: Auto` syntax, MSER-5 re-runs, batch-means CIs.
-//! * `metrics_breakdown`: metrics.csv totals and labelled (per-key) series.
+//! * `metrics_breakdown`: metrics.csv totals and labelled (per-key) series; latency_cdf.csv
+//!   against the M/M/1 response-time distribution.
 //!
 //! Shared helpers live in the crate's library (`tests/lib.rs`).
 

@@ -22,6 +22,7 @@ const REPORTS: &[&str] = &[
     "components.csv",
     "timeseries.csv",
     "metrics.csv",
+    "latency_cdf.csv",
     "manifest.ron",
 ];
 
