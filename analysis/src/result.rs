@@ -584,22 +584,30 @@ fn timeseries(report: &RunReport) -> Vec<TimeseriesRow> {
             .unwrap_or_default();
         let span = (w.end - w.start).as_secs_f64();
         let (start_s, end_s) = (w.start.as_secs_f64(), w.end.as_secs_f64());
+        // A labelled series `name@label` keeps its label after the statistic's suffix:
+        // `admitted_per_s@key=3`, `latency_p99_ms@path=new`.
+        let (name, label) = split_label(&info.name);
+        let at_label = if label.is_empty() {
+            String::new()
+        } else {
+            format!("@{label}")
+        };
         let mut push = |metric: String, value: f64| {
             rows.push(TimeseriesRow {
                 start_s,
                 end_s,
                 in_warmup: w.in_warmup,
                 component: component.clone(),
-                metric,
+                metric: metric + &at_label,
                 value,
             });
         };
-        let base = info.name.strip_suffix("_ns").unwrap_or(&info.name);
+        let base = name.strip_suffix("_ns").unwrap_or(name);
         match (&w.value, info.kind) {
             (WindowValue::Counter(n), _) => {
-                push(info.name.clone(), *n as f64);
+                push(name.to_owned(), *n as f64);
                 push(
-                    format!("{}_per_s", info.name),
+                    format!("{name}_per_s"),
                     if span > 0.0 {
                         *n as f64 / span
                     } else {
@@ -608,8 +616,8 @@ fn timeseries(report: &RunReport) -> Vec<TimeseriesRow> {
                 );
             }
             (WindowValue::Gauge { time_avg, max }, _) => {
-                push(format!("{}_avg", info.name), *time_avg);
-                push(format!("{}_max", info.name), *max as f64);
+                push(format!("{name}_avg"), *time_avg);
+                push(format!("{name}_max"), *max as f64);
             }
             (
                 WindowValue::Histogram {

@@ -58,6 +58,19 @@ fn per_client_limits_are_reported_per_key() {
         0.0,
         "clients count 429s as throttled"
     );
+    // Per window, the label follows the statistic.
+    for metric in [
+        "admitted@key=0",
+        "admitted_per_s@key=0",
+        "rejected_per_s@key=other",
+    ] {
+        assert!(
+            run.timeseries
+                .iter()
+                .any(|t| t.component == "limiter" && t.metric == metric),
+            "timeseries lacks {metric}"
+        );
+    }
     // Clients count a 429 when it arrives, the limiter when it sends it: a throttle sent
     // just before the warm-up ends may arrive just after (0.5 ms away), so allow a couple.
     let throttled = value_of(&run.metrics, "throttled");
