@@ -130,6 +130,27 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Back-of-the-envelope capacity estimate (estimate.csv); `--simulate` cross-checks it.
+    Estimate {
+        /// A standalone `Estimate(...)` file, or a scenario with an `estimate` section.
+        file: PathBuf,
+        /// Output folder. Default: runs/<estimate name>/.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Also build the estimated topology, simulate it and compare
+        /// (estimate_vs_simulation.csv).
+        #[arg(long)]
+        simulate: bool,
+        /// Replications of the cross-check (overrides `simulation.replications`).
+        #[arg(long)]
+        replications: Option<u32>,
+        /// Worker threads for the cross-check. Output does not depend on it.
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Do not print the estimate and the comparison.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Validate a scenario and print it fully resolved (every default filled in).
     Check {
         /// The scenario file (RON).
@@ -308,6 +329,27 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             );
             eprintln!("{}: ok", file.display());
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Estimate {
+            file,
+            out,
+            simulate,
+            replications,
+            threads,
+            quiet,
+        } => {
+            let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst));
+            crate::estimate::cli(
+                crate::estimate::EstimateRequest {
+                    file: &file,
+                    out,
+                    simulate,
+                    replications,
+                    threads,
+                    quiet,
+                },
+                &STOP,
+            )
         }
         Command::Compare { a, b, out } => crate::compare::cli(&a, &b, out.as_deref()),
         Command::Plot { dir, out } => crate::plot::cli(&dir, out.as_deref()),

@@ -19,6 +19,7 @@ pub mod catalog;
 pub mod cli;
 pub mod compare;
 pub mod design;
+pub mod estimate;
 pub mod html;
 pub mod journal;
 pub mod plot;
