@@ -63,6 +63,22 @@ enum Command {
         /// Run every run twice and compare trace digests instead of writing reports.
         #[arg(long)]
         check_determinism: bool,
+        /// Knee finder: the smallest value of this integer parameter meeting every --slo.
+        #[arg(long, value_name = "PATH", conflicts_with = "find_max")]
+        find_min: Option<String>,
+        /// Knee finder: the largest value of this integer parameter (or rate) meeting every
+        /// --slo.
+        #[arg(long, value_name = "PATH")]
+        find_max: Option<String>,
+        /// An SLO for the knee finder, e.g. "latency_p99_ms<=50" (repeatable; all must hold).
+        #[arg(long, value_name = "METRIC<=N")]
+        slo: Vec<String>,
+        /// Smallest value the knee finder tries (default 1).
+        #[arg(long)]
+        low: Option<u64>,
+        /// Largest value the knee finder tries (default: doubling from --low).
+        #[arg(long)]
+        high: Option<u64>,
     },
     /// Merge shard folders (from `run --shard`) into reports identical to an unsharded run.
     Merge {
@@ -229,8 +245,51 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             shard,
             html,
             check_determinism,
+            find_min,
+            find_max,
+            slo,
+            low,
+            high,
         } => {
-            let plan = match load_plan(&file, &set, replications, seed)? {
+            let knee = crate::search::KneeArgs {
+                find_min,
+                find_max,
+                slo,
+                low,
+                high,
+            };
+            let raw = match load_raw(&file, &set)? {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return Ok(ExitCode::from(1));
+                }
+            };
+            if knee.has_flags() || raw.search.is_some() {
+                if check_determinism || shard.is_some() || resume {
+                    eprintln!(
+                        "error: --check-determinism, --shard and --resume do not apply to a search"
+                    );
+                    return Ok(ExitCode::from(2));
+                }
+                let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst));
+                let command = crate::shard::canonical_command(&file, seed, &set, replications);
+                return crate::search::cli(
+                    crate::search::SearchCli {
+                        raw: &raw,
+                        file: &file,
+                        knee,
+                        out,
+                        seed,
+                        replications,
+                        threads,
+                        quiet,
+                        command,
+                    },
+                    &STOP,
+                );
+            }
+            let plan = match sweep::plan(raw, &file, replications, seed) {
                 Ok(p) => p,
                 Err(e) => {
                     eprintln!("{e}");

@@ -25,6 +25,7 @@ pub mod journal;
 pub mod plot;
 pub mod report;
 pub mod result;
+pub mod search;
 pub mod shard;
 pub mod slurm;
 pub mod stats;
