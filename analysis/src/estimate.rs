@@ -811,14 +811,33 @@ pub struct Slice {
 }
 
 /// The slice [`simulation_ron`] simulates: the whole fleet when it has at most
-/// `simulation.max_app_servers` app servers, otherwise that many with the same share of
-/// traffic, cache nodes and shards (rounded, at least 1 each).
+/// `simulation.max_app_servers` app servers; otherwise `k` app servers with the same share
+/// `k / app_servers` of traffic, cache nodes and shards (rounded, at least 1 each), where `k`
+/// lies between half the maximum and the maximum and is chosen to make that rounding as
+/// small as possible (ties: the larger `k`), so each tier keeps its per-server load.
 pub fn slice(e: &Estimate, n: &Numbers) -> Slice {
     let max = u64::from(e.simulation.max_app_servers);
+    let rounding = |share: f64| {
+        [n.cache_nodes, n.db_shards]
+            .iter()
+            .filter(|c| **c > 0)
+            .map(|&c| {
+                let exact = c as f64 * share;
+                (exact.round().max(1.0) - exact).abs() / exact
+            })
+            .fold(0.0, f64::max)
+    };
     let (apps, share) = if n.app_servers <= max {
         (n.app_servers, 1.0)
     } else {
-        (max, max as f64 / n.app_servers as f64)
+        let mut best = (max, rounding(max as f64 / n.app_servers as f64));
+        for k in (max.div_ceil(2)..max).rev() {
+            let err = rounding(k as f64 / n.app_servers as f64);
+            if err < best.1 - 1e-12 {
+                best = (k, err);
+            }
+        }
+        (best.0, best.0 as f64 / n.app_servers as f64)
     };
     let scaled = |c: u64| ((c as f64 * share).round() as u64).max(1);
     let cache_nodes = if n.cache_nodes == 0 {
@@ -1091,13 +1110,32 @@ pub fn versus_simulation(e: &Estimate, n: &Numbers, results: &[RunResult]) -> Ve
             },
         });
     }
-    out.push(util_row(
+    let mut db = util_row(
         "database",
         "db-",
         s.db_utilization,
         e.database.target_utilization,
         s.db_shards,
-    ));
+    );
+    if let Some(hit) = out
+        .iter()
+        .find(|v| v.quantity == "hit_ratio")
+        .map(|v| v.simulated)
+        && hit.is_finite()
+        && n.total_peak_qps > 0.0
+    {
+        // Redo the estimate with the measured hit ratio: separates a wrong hit-ratio
+        // assumption from a wrong load model.
+        let write_frac = n.write_peak_qps / n.total_peak_qps;
+        let frac = write_frac + (1.0 - write_frac) * (1.0 - hit);
+        let redone = s.rate_rps * frac / (s.db_shards as f64 * e.database.shard_throughput_rps);
+        let _ = write!(
+            db.verdict,
+            "; with the simulated hit ratio the estimate is {redone:.4} ({:+.1}%)",
+            (db.simulated - redone) / redone * 100.0
+        );
+    }
+    out.push(db);
 
     // Latency: the estimate's no-queueing figure, M/M/c per tier, and the simulation.
     let rtt_part = n.mean_round_trips * n.rtt_ns;

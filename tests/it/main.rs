@@ -11,6 +11,8 @@
 //! * `analysis_views`: `compare` verdicts, SVG charts for every catalogue scenario, the HTML
 //!   report, `--check-determinism`.
 //! * `warmup_auto`: `warmup: Auto` syntax, MSER-5 re-runs, batch-means CIs.
+//! * `estimate`: capacity-estimate arithmetic, the simulation cross-check, the SLO knee finder
+//!   against Erlang C, and their command lines.
 //!
 //! Shared helpers live in the crate's library (`tests/lib.rs`).
 
@@ -19,5 +21,6 @@ mod catalogue;
 mod cli;
 mod config_errors;
 mod determinism;
+mod estimate;
 mod shards;
 mod warmup_auto;
