@@ -284,6 +284,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                         replications,
                         threads,
                         quiet,
+                        html,
                         command,
                     },
                     &STOP,
@@ -354,6 +355,16 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                     return Ok(ExitCode::from(1));
                 }
             };
+            if let Some(search) = &plan.base.search {
+                // What only the analysis crate knows (metric names, the parameter's type), so
+                // `check` refuses what `run` would.
+                let checked = crate::search::check_slos(&search.slo)
+                    .and_then(|()| crate::search::param_kind(&plan.base, &search.param));
+                if let Err(e) = checked {
+                    eprintln!("error: {}: search: {e:#}", file.display());
+                    return Ok(ExitCode::from(1));
+                }
+            }
             print!("{}", load::to_pretty_ron(&plan.base));
             println!();
             let spec = &plan.points[0].spec;

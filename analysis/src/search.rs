@@ -669,6 +669,8 @@ pub struct SearchCli<'a> {
     pub threads: Option<usize>,
     /// `--quiet`.
     pub quiet: bool,
+    /// `--html`: also write report.html.
+    pub html: bool,
     /// The canonical command line (for the manifest).
     pub command: String,
 }
@@ -708,6 +710,9 @@ pub fn cli(c: SearchCli<'_>, stop: &AtomicBool) -> Result<std::process::ExitCode
     let p = out_dir.join("search.csv");
     crate::atomic::write_atomic(&p, &search_csv(&outcome)?)
         .with_context(|| format!("writing {}", p.display()))?;
+    if c.html {
+        crate::html::write_report(&out_dir, &out_dir)?;
+    }
     let text = render(&outcome);
     if c.quiet {
         if let Some(line) = text.lines().find(|l| l.starts_with("answer:")) {

@@ -672,3 +672,68 @@ fn cli_run_find_min_writes_search_csv_and_rejects_bad_slos() {
         "{stderr}"
     );
 }
+
+/// The estimate loader returns `Ok` or `Err` for every prefix of every worked estimate (cut
+/// at char boundaries, every fifth), never panics, and every syntax error has a location.
+#[test]
+fn no_prefix_of_an_estimate_file_panics() {
+    for f in estimate_files() {
+        let text = std::fs::read_to_string(&f).unwrap();
+        let cuts = text
+            .char_indices()
+            .map(|(i, _)| i)
+            .step_by(5)
+            .chain([text.len()]);
+        let mut ok = 0;
+        for cut in cuts {
+            let prefix = &text[..cut];
+            let outcome = std::panic::catch_unwind(|| {
+                load::from_str::<Estimate>(prefix, Path::new("prefix.ron"))
+                    .map(|e| clustersim_scenarios::estimate::check(&e, ""))
+            });
+            match outcome {
+                Ok(Ok(diags)) => {
+                    assert!(diags.is_empty(), "{diags:?}");
+                    ok += 1;
+                }
+                Ok(Err(e)) => assert!(e.line_column().is_some(), "{e}"),
+                Err(_) => panic!("{}: panicked on the first {cut} bytes", f.display()),
+            }
+        }
+        assert!(ok >= 1, "{}: the whole file did not load", f.display());
+    }
+}
+
+/// `check` knows the metric names too: a search section with an unknown metric or a
+/// non-integer parameter is refused before any run.
+#[test]
+fn cli_check_refuses_a_search_section_run_would_refuse() {
+    let dir = TempDir::new("cli-check-search");
+    let text = std::fs::read_to_string(scenarios_dir().join("search_app_servers.ron")).unwrap();
+    let (code, _, stderr) = clustersim_in(
+        dir.path(),
+        &[
+            "check",
+            &scenarios_dir()
+                .join("search_app_servers.ron")
+                .to_string_lossy(),
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let bad = dir.join("bad.ron");
+    std::fs::write(&bad, text.replace("latency_p99_ms<=25", "p99<=25")).unwrap();
+    let (code, _, stderr) = clustersim_in(dir.path(), &["check", &bad.to_string_lossy()]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("unknown metric `p99`"), "{stderr}");
+    std::fs::write(
+        &bad,
+        text.replace(
+            "components.app.kind.instances\",\n        goal",
+            "components.app.kind.service_time\",\n        goal",
+        ),
+    )
+    .unwrap();
+    let (code, _, stderr) = clustersim_in(dir.path(), &["check", &bad.to_string_lossy()]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("not an integer"), "{stderr}");
+}
