@@ -1,6 +1,7 @@
 //! Every scenario of the catalogue (`scenarios/*.ron`), shortened to a few simulated seconds:
 //! it loads, plans, runs to the end, is deterministic, obeys Little's law, and is documented
-//! in `scenarios/README.md`.
+//! in `scenarios/README.md`. The simulation cross-check of every worked capacity estimate
+//! (`scenarios/estimates/*.ron`) runs through the same checks.
 
 use std::path::PathBuf;
 
