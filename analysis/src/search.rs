@@ -650,6 +650,33 @@ impl KneeArgs {
     }
 }
 
+/// The resolved search as command-line flags (for the manifest's reproducible command), shell
+/// quoted; `--replications` only when `with_replications` (the caller's command may already
+/// hold it).
+pub fn search_flags(s: &Search, with_replications: bool) -> String {
+    let mut words = vec![
+        match s.goal {
+            Goal::Min => "--find-min".to_owned(),
+            Goal::Max => "--find-max".to_owned(),
+        },
+        crate::shard::shell_quote(&s.param),
+    ];
+    for slo in &s.slo {
+        words.extend([
+            "--slo".to_owned(),
+            crate::shard::shell_quote(&slo.to_string()),
+        ]);
+    }
+    words.extend(["--low".to_owned(), s.low.to_string()]);
+    if let Some(h) = s.high {
+        words.extend(["--high".to_owned(), h.to_string()]);
+    }
+    if with_replications {
+        words.extend(["--replications".to_owned(), s.replications.to_string()]);
+    }
+    words.join(" ")
+}
+
 /// Everything `run` passes to a search.
 #[derive(Debug)]
 pub struct SearchCli<'a> {
@@ -706,7 +733,12 @@ pub fn cli(c: SearchCli<'_>, stop: &AtomicBool) -> Result<std::process::ExitCode
     std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
     let seed = c.seed.unwrap_or(c.raw.seed);
     let (plan, results) = as_plan(c.raw, &outcome, seed);
-    crate::report::write_all(&out_dir, &plan, &results, c.file, &c.command)?;
+    let command = format!(
+        "{} {}",
+        c.command,
+        search_flags(&search, c.replications.is_none())
+    );
+    crate::report::write_all(&out_dir, &plan, &results, c.file, &command)?;
     let p = out_dir.join("search.csv");
     crate::atomic::write_atomic(&p, &search_csv(&outcome)?)
         .with_context(|| format!("writing {}", p.display()))?;

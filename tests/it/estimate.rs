@@ -587,6 +587,31 @@ fn cli_estimate_simulate_writes_the_comparison_and_the_usual_reports() {
     );
     assert!(versus.contains("\nutilization,app,"), "{versus}");
     assert!(versus.contains("\nutilization,database,"), "{versus}");
+    // One thread gives the same bytes.
+    let out1 = dir.join("out1");
+    let (code, _, stderr) = clustersim_in(
+        dir.path(),
+        &[
+            "estimate",
+            &f.to_string_lossy(),
+            "--simulate",
+            "--replications",
+            "1",
+            "--threads",
+            "1",
+            "--quiet",
+            "--out",
+            &out1.to_string_lossy(),
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    for name in ["estimate.csv", "estimate_vs_simulation.csv", "summary.csv"] {
+        assert_eq!(
+            std::fs::read(out.join(name)).unwrap(),
+            std::fs::read(out1.join(name)).unwrap(),
+            "{name} differs between thread counts"
+        );
+    }
     // The generated topology is an ordinary scenario: `run` accepts it.
     let (code, _, stderr) = clustersim_in(
         dir.path(),
@@ -643,6 +668,13 @@ fn cli_run_find_min_writes_search_csv_and_rejects_bad_slos() {
     assert!(
         csv.contains("components.app.kind.workers,4,neighbour,2,0,false,0,"),
         "{csv}"
+    );
+    let manifest = std::fs::read_to_string(dir.join("out/manifest.ron")).unwrap();
+    assert!(
+        manifest.contains("--find-min components.app.kind.workers --slo")
+            && manifest.contains("latency_mean_ms<=1.35")
+            && manifest.contains("--low 3 --high 6"),
+        "the manifest's command does not reproduce the search:\n{manifest}"
     );
     // The usual reports describe every probe, one point per value.
     let points = std::fs::read_to_string(dir.join("out/points.csv")).unwrap();
