@@ -215,6 +215,12 @@ fn load_raw(file: &Path, set: &[String]) -> Result<Result<raw::Scenario, Scenari
     let ovr = overrides(set)?;
     let raw: raw::Scenario = match load::from_file(file) {
         Ok(r) => r,
+        Err(_) if clustersim_scenarios::estimate::is_estimate_file(file) => anyhow::bail!(
+            "{} is a capacity estimate (`Estimate(...)`), not a scenario: use `clustersim \
+             estimate {}` (add --simulate to cross-check it by simulation)",
+            file.display(),
+            file.display()
+        ),
         Err(e) => return Ok(Err(e)),
     };
     Ok(clustersim_scenarios::prepare(raw, file, &ovr).map(|l| l.raw))

@@ -703,6 +703,12 @@ fn top_level_name(source: &str) -> Option<&str> {
     (end > 0).then(|| &s[..end])
 }
 
+/// Whether the file at `path` is a standalone estimate (`Estimate(...)` at the top level);
+/// false when it cannot be read.
+pub fn is_estimate_file(path: &Path) -> bool {
+    std::fs::read_to_string(path).is_ok_and(|s| top_level_name(&s) == Some("Estimate"))
+}
+
 /// Loads an estimate file: `Estimate(...)` at the top level, or a scenario with an
 /// `estimate: (...)` section. Syntax errors carry line, column and path like every scenario
 /// file; then [`check`] runs and every problem is reported together.

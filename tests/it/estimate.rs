@@ -533,6 +533,17 @@ fn cli_estimate_prints_and_writes_estimate_csv() {
         "no simulation was asked for"
     );
 
+    // `run` and `check` on an estimate file point to `estimate`.
+    for cmd in ["check", "run"] {
+        let (code, _, stderr) = clustersim_in(dir.path(), &[cmd, &f.to_string_lossy()]);
+        assert_eq!(code, Some(1), "{stderr}");
+        assert!(
+            stderr.contains("is a capacity estimate")
+                && stderr.contains("use `clustersim estimate"),
+            "{stderr}"
+        );
+    }
+
     let (code, _, stderr) = clustersim_in(
         dir.path(),
         &[
