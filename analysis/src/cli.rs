@@ -166,6 +166,13 @@ enum Command {
         /// Do not print the estimate and the comparison.
         #[arg(long)]
         quiet: bool,
+        /// Override an assumption: `--set peak_factor=3`, `--set app.throughput_rps=1500`
+        /// (`estimate.` first in a scenario file; repeatable).
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        set: Vec<String>,
+        /// Master seed of the cross-check (overrides `simulation.seed`).
+        #[arg(long)]
+        seed: Option<u64>,
     },
     /// Validate a scenario and print it fully resolved (every default filled in).
     Check {
@@ -413,6 +420,8 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             replications,
             threads,
             quiet,
+            set,
+            seed,
         } => {
             let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst));
             crate::estimate::cli(
@@ -423,6 +432,8 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                     replications,
                     threads,
                     quiet,
+                    set,
+                    seed,
                 },
                 &STOP,
             )

@@ -1311,6 +1311,49 @@ pub struct EstimateRequest<'a> {
     pub threads: Option<usize>,
     /// Print nothing but errors and the output folder.
     pub quiet: bool,
+    /// `--set path=value` overrides of the assumptions (paths as in the file: `peak_factor`
+    /// in a standalone estimate, `estimate.peak_factor` in a scenario).
+    pub set: Vec<String>,
+    /// Master seed of the cross-check (overrides `simulation.seed`).
+    pub seed: Option<u64>,
+}
+
+/// The estimate of `source` with `--set` overrides applied and checked again.
+pub fn with_overrides(
+    source: &clustersim_scenarios::estimate::EstimateSource,
+    file: &std::path::Path,
+    set: &[String],
+) -> Result<Estimate, clustersim_scenarios::ScenarioError> {
+    use clustersim_scenarios::estimate::{EstimateSource, check};
+    use clustersim_scenarios::overrides::{Override, apply_overrides};
+    use clustersim_scenarios::{Diagnostic, ScenarioError};
+    if set.is_empty() {
+        return Ok(source.estimate().clone());
+    }
+    let fail = |m: String| ScenarioError::semantic(file, vec![Diagnostic::new("--set", m)]);
+    let ovr: Vec<Override> = set
+        .iter()
+        .map(|t| t.parse::<Override>().map_err(|e| fail(format!("{t}: {e}"))))
+        .collect::<Result<_, _>>()?;
+    let (e, at) = match source {
+        EstimateSource::Standalone(e) => (
+            apply_overrides(&**e, &ovr).map_err(|er| fail(er.to_string()))?,
+            "",
+        ),
+        EstimateSource::Scenario(s) => {
+            let s = apply_overrides(&**s, &ovr).map_err(|er| fail(er.to_string()))?;
+            match s.estimate {
+                Some(e) => (e, "estimate"),
+                None => return Err(fail("the overrides removed the `estimate` section".into())),
+            }
+        }
+    };
+    let diags = check(&e, at);
+    if diags.is_empty() {
+        Ok(e)
+    } else {
+        Err(ScenarioError::semantic(file, diags))
+    }
 }
 
 /// `clustersim estimate`: prints the estimate, writes `estimate.csv`, and with `--simulate`
@@ -1330,7 +1373,14 @@ pub fn cli(
             return Ok(ExitCode::from(1));
         }
     };
-    let e = source.estimate();
+    let est = match with_overrides(&source, req.file, &req.set) {
+        Ok(e) => e,
+        Err(err) => {
+            eprintln!("{err}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let e = &est;
     let computed = compute(e);
     let out_dir = req
         .out
@@ -1362,7 +1412,7 @@ pub fn cli(
                 "internal error (please report): generated scenario does not load: {err}"
             ),
         };
-    let plan = match crate::sweep::plan(raw, &sim_file, req.replications, None) {
+    let plan = match crate::sweep::plan(raw, &sim_file, req.replications, req.seed) {
         Ok(p) => p,
         Err(err) => {
             eprintln!("{err}");
@@ -1376,9 +1426,18 @@ pub fn cli(
         progress: false,
     };
     let done = crate::sweep::execute(&plan, &opts, stop)?;
-    let mut command = format!("clustersim estimate {} --simulate", req.file.display());
+    let mut command = format!(
+        "clustersim estimate {} --simulate",
+        crate::shard::shell_quote(&req.file.display().to_string())
+    );
     if let Some(r) = req.replications {
         let _ = write!(command, " --replications {r}");
+    }
+    if let Some(s) = req.seed {
+        let _ = write!(command, " --seed {s}");
+    }
+    for s in &req.set {
+        let _ = write!(command, " --set {}", crate::shard::shell_quote(s));
     }
     crate::report::write_all(&out_dir, &plan, &done.results, &sim_file, &command)?;
     let versus = versus_simulation(e, &computed.numbers, &done.results);

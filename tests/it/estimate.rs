@@ -533,6 +533,39 @@ fn cli_estimate_prints_and_writes_estimate_csv() {
         "no simulation was asked for"
     );
 
+    // What-if: `--set` changes an assumption (500 → 250 req/s per server doubles the fleet,
+    // ⌈3472.2 ÷ 125⌉ = 28) and is checked like the file.
+    let (code, stdout, stderr) = clustersim_in(
+        dir.path(),
+        &[
+            "estimate",
+            &f.to_string_lossy(),
+            "--set",
+            "app.throughput_rps=250",
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let csv = std::fs::read_to_string(dir.join("runs/hand/estimate.csv")).unwrap();
+    assert!(
+        csv.contains("app,app_servers,28,servers,28,"),
+        "{stdout}\n{csv}"
+    );
+    let (code, _, stderr) = clustersim_in(
+        dir.path(),
+        &["estimate", &f.to_string_lossy(), "--set", "peak_factr=3"],
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("did you mean `peak_factor`"), "{stderr}");
+    let (code, _, stderr) = clustersim_in(
+        dir.path(),
+        &["estimate", &f.to_string_lossy(), "--set", "peak_factor=0.5"],
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("peak_factor: 0.5 is out of range"),
+        "{stderr}"
+    );
+
     // `run` and `check` on an estimate file point to `estimate`.
     for cmd in ["check", "run"] {
         let (code, _, stderr) = clustersim_in(dir.path(), &[cmd, &f.to_string_lossy()]);
