@@ -1468,3 +1468,33 @@ pub fn cli(
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_units_pick_the_largest_suffix_and_keep_three_significant_digits() {
+        assert_eq!(human_count(0.0), "0");
+        assert_eq!(human_count(999.0), "999");
+        assert_eq!(human_count(1_000.0), "1K");
+        assert_eq!(human_count(3_472.2), "3.47K");
+        assert_eq!(human_count(198_000.0), "198K");
+        assert_eq!(human_count(7.5e9), "7.50B");
+        assert_eq!(human_bytes(512.0), "512 B");
+        assert_eq!(human_bytes(1.38e11), "138 GB");
+        assert_eq!(human_bytes(5.48e16), "54.8 PB");
+        assert_eq!(human_bytes(2.5e18), "2.50 EB");
+        assert_eq!(human_ns(0.5), "0.50 ns");
+        assert_eq!(human_ns(150_000.0), "150 µs");
+        assert_eq!(human_ns(1.5e6), "1.50 ms");
+        assert_eq!(human_count(f64::NAN), "-");
+    }
+
+    #[test]
+    fn ceil_count_absorbs_float_noise_only() {
+        assert_eq!(ceil_count(2.000_000_000_000_000_4), 2);
+        assert_eq!(ceil_count(2.01), 3);
+        assert_eq!(ceil_count(0.0), 0);
+    }
+}

@@ -813,3 +813,35 @@ fn cli_check_refuses_a_search_section_run_would_refuse() {
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("not an integer"), "{stderr}");
 }
+
+/// No value in range meets the SLO: no answer, the range is reported as exhausted, and the
+/// command line exits with 1. Three workers at 3200/s with 1 ms service are unstable (ρ > 1):
+/// the mean response grows through the run, far above 1.35 ms.
+#[test]
+fn knee_finder_reports_no_answer_when_the_range_never_meets_the_slo() {
+    let base = mmc_scenario("3200/s");
+    let s = search(
+        "components.app.kind.workers",
+        Goal::Min,
+        "latency_mean_ms<=1.35",
+        1,
+        Some(3),
+        1,
+    );
+    let stop = AtomicBool::new(false);
+    let o = search::run(
+        &SearchRun {
+            base: &base,
+            file: Path::new("mmc.ron"),
+            search: &s,
+            seed: None,
+            threads: Some(1),
+        },
+        &stop,
+    )
+    .unwrap();
+    assert_eq!(o.answer, None);
+    assert!(o.range_exhausted && !o.clear);
+    assert_eq!(o.probes.len(), 2, "only the ends of the range are probed");
+    assert!(search::render(&o).contains("answer: none"));
+}
