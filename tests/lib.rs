@@ -65,7 +65,7 @@ pub fn plan_estimate_short(path: &Path, extra: &[&str]) -> Plan {
         clustersim_scenarios::estimate::load_estimate(path).unwrap_or_else(|e| panic!("{e}"));
     let e = source.estimate();
     let computed = clustersim_analysis::estimate::compute(e);
-    let text = clustersim_analysis::estimate::simulation_ron(e, &computed.numbers);
+    let text = clustersim_analysis::crosscheck::simulation_ron(e, &computed.numbers);
     let raw: Scenario = load::from_str(&text, path)
         .unwrap_or_else(|err| panic!("{}: generated scenario: {err}\n{text}", path.display()));
     let sets: Vec<&str> = SHORT.iter().chain(extra).copied().collect();

@@ -424,8 +424,8 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             seed,
         } => {
             let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst));
-            crate::estimate::cli(
-                crate::estimate::EstimateRequest {
+            crate::crosscheck::cli(
+                crate::crosscheck::EstimateRequest {
                     file: &file,
                     out,
                     simulate,

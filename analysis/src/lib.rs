@@ -18,6 +18,7 @@ pub mod atomic;
 pub mod catalog;
 pub mod cli;
 pub mod compare;
+pub mod crosscheck;
 pub mod design;
 pub mod estimate;
 pub mod html;

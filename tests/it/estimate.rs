@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
+use clustersim_analysis::crosscheck;
 use clustersim_analysis::estimate::{self, Computed};
 use clustersim_analysis::search::{self, SearchRun};
 use clustersim_models::queueing;
@@ -164,14 +165,14 @@ fn simulated_utilization_matches_the_estimate_when_assumptions_agree() {
     );
     assert!(close(c.numbers.app_utilization, 2000.0 / 3000.0));
     assert!(close(c.numbers.db_utilization, 2000.0 / 3000.0));
-    let text = estimate::simulation_ron(&e, &c.numbers);
+    let text = crosscheck::simulation_ron(&e, &c.numbers);
     let raw: Scenario =
         load::from_str(&text, Path::new("sim.ron")).unwrap_or_else(|er| panic!("{er}\n{text}"));
     let plan = clustersim_analysis::sweep::plan(raw, Path::new("sim.ron"), None, None)
         .unwrap_or_else(|er| panic!("{er}"));
     let results = run_all(&plan);
     assert!(results.iter().all(|r| r.failure.is_none()));
-    let versus = estimate::versus_simulation(&e, &c.numbers, &results);
+    let versus = crosscheck::versus_simulation(&e, &c.numbers, &results);
     for tier in ["app", "database"] {
         let v = versus
             .iter()
@@ -210,7 +211,7 @@ fn large_fleets_are_simulated_as_a_slice_with_the_same_per_server_load() {
         let source = load_estimate(&f).unwrap_or_else(|e| panic!("{e}"));
         let e = source.estimate();
         let c = estimate::compute(e);
-        let s = estimate::slice(e, &c.numbers);
+        let s = crosscheck::slice(e, &c.numbers);
         assert!(s.app_servers <= u64::from(e.simulation.max_app_servers));
         assert!(s.app_servers >= 1 && s.db_shards >= 1);
         assert!(
