@@ -50,6 +50,29 @@ pub fn catalogue() -> Vec<PathBuf> {
     files
 }
 
+/// The worked capacity estimates: every `scenarios/estimates/*.ron`, sorted.
+pub fn estimate_files() -> Vec<PathBuf> {
+    ron_files(&scenarios_dir().join("estimates"))
+}
+
+/// The cross-check scenario of an estimate file (what `estimate --simulate` runs), with
+/// [`SHORT`] then `extra` applied, planned.
+///
+/// # Panics
+/// If the estimate does not load or the generated scenario is invalid.
+pub fn plan_estimate_short(path: &Path, extra: &[&str]) -> Plan {
+    let source =
+        clustersim_scenarios::estimate::load_estimate(path).unwrap_or_else(|e| panic!("{e}"));
+    let e = source.estimate();
+    let computed = clustersim_analysis::estimate::compute(e);
+    let text = clustersim_analysis::crosscheck::simulation_ron(e, &computed.numbers);
+    let raw: Scenario = load::from_str(&text, path)
+        .unwrap_or_else(|err| panic!("{}: generated scenario: {err}\n{text}", path.display()));
+    let sets: Vec<&str> = SHORT.iter().chain(extra).copied().collect();
+    let raw = apply_overrides(&raw, &overrides(&sets)).unwrap_or_else(|err| panic!("{err}"));
+    sweep::plan(raw, path, None, None).unwrap_or_else(|err| panic!("{err}"))
+}
+
 /// A file under `tests/fixtures/`, e.g. `fixture("bad/cycle.ron")`.
 pub fn fixture(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -63,6 +63,22 @@ enum Command {
         /// Run every run twice and compare trace digests instead of writing reports.
         #[arg(long)]
         check_determinism: bool,
+        /// Knee finder: the smallest value of this integer parameter meeting every --slo.
+        #[arg(long, value_name = "PATH", conflicts_with = "find_max")]
+        find_min: Option<String>,
+        /// Knee finder: the largest value of this integer parameter (or rate) meeting every
+        /// --slo.
+        #[arg(long, value_name = "PATH")]
+        find_max: Option<String>,
+        /// An SLO for the knee finder, e.g. "latency_p99_ms<=50" (repeatable; all must hold).
+        #[arg(long, value_name = "METRIC<=N")]
+        slo: Vec<String>,
+        /// Smallest value the knee finder tries (default 1).
+        #[arg(long)]
+        low: Option<u64>,
+        /// Largest value the knee finder tries (default: doubling from --low).
+        #[arg(long)]
+        high: Option<u64>,
     },
     /// Merge shard folders (from `run --shard`) into reports identical to an unsharded run.
     Merge {
@@ -130,6 +146,34 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Back-of-the-envelope capacity estimate (estimate.csv); `--simulate` cross-checks it.
+    Estimate {
+        /// A standalone `Estimate(...)` file, or a scenario with an `estimate` section.
+        file: PathBuf,
+        /// Output folder. Default: runs/<estimate name>/.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Also build the estimated topology, simulate it and compare
+        /// (estimate_vs_simulation.csv).
+        #[arg(long)]
+        simulate: bool,
+        /// Replications of the cross-check (overrides `simulation.replications`).
+        #[arg(long)]
+        replications: Option<u32>,
+        /// Worker threads for the cross-check. Output does not depend on it.
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Do not print the estimate and the comparison.
+        #[arg(long)]
+        quiet: bool,
+        /// Override an assumption: `--set peak_factor=3`, `--set app.throughput_rps=1500`
+        /// (`estimate.` first in a scenario file; repeatable).
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        set: Vec<String>,
+        /// Master seed of the cross-check (overrides `simulation.seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
     /// Validate a scenario and print it fully resolved (every default filled in).
     Check {
         /// The scenario file (RON).
@@ -178,6 +222,12 @@ fn load_raw(file: &Path, set: &[String]) -> Result<Result<raw::Scenario, Scenari
     let ovr = overrides(set)?;
     let raw: raw::Scenario = match load::from_file(file) {
         Ok(r) => r,
+        Err(_) if clustersim_scenarios::estimate::is_estimate_file(file) => anyhow::bail!(
+            "{} is a capacity estimate (`Estimate(...)`), not a scenario: use `clustersim \
+             estimate {}` (add --simulate to cross-check it by simulation)",
+            file.display(),
+            file.display()
+        ),
         Err(e) => return Ok(Err(e)),
     };
     Ok(clustersim_scenarios::prepare(raw, file, &ovr).map(|l| l.raw))
@@ -208,8 +258,52 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             shard,
             html,
             check_determinism,
+            find_min,
+            find_max,
+            slo,
+            low,
+            high,
         } => {
-            let plan = match load_plan(&file, &set, replications, seed)? {
+            let knee = crate::search::KneeArgs {
+                find_min,
+                find_max,
+                slo,
+                low,
+                high,
+            };
+            let raw = match load_raw(&file, &set)? {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return Ok(ExitCode::from(1));
+                }
+            };
+            if knee.has_flags() || raw.search.is_some() {
+                if check_determinism || shard.is_some() || resume {
+                    eprintln!(
+                        "error: --check-determinism, --shard and --resume do not apply to a search"
+                    );
+                    return Ok(ExitCode::from(2));
+                }
+                let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst));
+                let command = crate::shard::canonical_command(&file, seed, &set, replications);
+                return crate::search::cli(
+                    crate::search::SearchCli {
+                        raw: &raw,
+                        file: &file,
+                        knee,
+                        out,
+                        seed,
+                        replications,
+                        threads,
+                        quiet,
+                        html,
+                        command,
+                    },
+                    &STOP,
+                );
+            }
+            let plan = match sweep::plan(raw, &file, replications, seed) {
                 Ok(p) => p,
                 Err(e) => {
                     eprintln!("{e}");
@@ -274,6 +368,16 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                     return Ok(ExitCode::from(1));
                 }
             };
+            if let Some(search) = &plan.base.search {
+                // What only the analysis crate knows (metric names, the parameter's type), so
+                // `check` refuses what `run` would.
+                let checked = crate::search::check_slos(&search.slo)
+                    .and_then(|()| crate::search::param_kind(&plan.base, &search.param));
+                if let Err(e) = checked {
+                    eprintln!("error: {}: search: {e:#}", file.display());
+                    return Ok(ExitCode::from(1));
+                }
+            }
             print!("{}", load::to_pretty_ron(&plan.base));
             println!();
             let spec = &plan.points[0].spec;
@@ -308,6 +412,31 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             );
             eprintln!("{}: ok", file.display());
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Estimate {
+            file,
+            out,
+            simulate,
+            replications,
+            threads,
+            quiet,
+            set,
+            seed,
+        } => {
+            let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst));
+            crate::crosscheck::cli(
+                crate::crosscheck::EstimateRequest {
+                    file: &file,
+                    out,
+                    simulate,
+                    replications,
+                    threads,
+                    quiet,
+                    set,
+                    seed,
+                },
+                &STOP,
+            )
         }
         Command::Compare { a, b, out } => crate::compare::cli(&a, &b, out.as_deref()),
         Command::Plot { dir, out } => crate::plot::cli(&dir, out.as_deref()),

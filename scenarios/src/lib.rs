@@ -19,9 +19,11 @@
 
 pub mod build;
 pub mod diagnostic;
+pub mod estimate;
 pub mod load;
 pub mod overrides;
 pub mod raw;
+pub mod search;
 pub mod units;
 pub mod validate;
 

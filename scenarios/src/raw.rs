@@ -87,6 +87,14 @@ pub struct Scenario {
     /// Parameter sweep and replications. Default: one point, one replication.
     #[serde(default)]
     pub sweep: Sweep,
+    /// Back-of-the-envelope capacity estimate read by `clustersim estimate` (see
+    /// [`crate::estimate`]); `run` ignores it. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimate: Option<crate::estimate::Estimate>,
+    /// SLO knee search: with it, `run` bisects a parameter instead of running the sweep (see
+    /// [`crate::search`]). Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<crate::search::Search>,
 }
 
 fn no_warmup() -> Warmup {

@@ -760,6 +760,12 @@ pub fn validate(raw: &Scenario) -> Result<Spec, Vec<Diagnostic>> {
     if raw.sweep.replications == 0 {
         cx.err("sweep.replications", "replications must be at least 1");
     }
+    if let Some(e) = &raw.estimate {
+        cx.diags.extend(crate::estimate::check(e, "estimate"));
+    }
+    if let Some(s) = &raw.search {
+        cx.diags.extend(crate::search::check(s, "search"));
+    }
 
     if !cx.diags.is_empty() {
         return Err(cx.diags);

@@ -1,6 +1,7 @@
 //! Every scenario of the catalogue (`scenarios/*.ron`), shortened to a few simulated seconds:
 //! it loads, plans, runs to the end, is deterministic, obeys Little's law, and is documented
-//! in `scenarios/README.md`.
+//! in `scenarios/README.md`. The simulation cross-check of every worked capacity estimate
+//! (`scenarios/estimates/*.ron`) runs through the same checks.
 
 use std::path::PathBuf;
 
@@ -8,11 +9,12 @@ use clustersim_analysis::result::{ComponentRow, RunResult};
 use clustersim_analysis::sweep::{self, Plan};
 use clustersim_scenarios::{load_file, raw::Scenario};
 use clustersim_tests::{
-    catalogue, component_value, file_name, plan_short, read_text, run_all, same_result,
-    scenarios_dir, value_of,
+    catalogue, component_value, estimate_files, file_name, plan_estimate_short, plan_short,
+    read_text, run_all, same_result, scenarios_dir, value_of,
 };
 
-/// Each catalogue file with its shortened plan.
+/// Each catalogue file with its shortened plan; each worked estimate
+/// (`scenarios/estimates/*.ron`) with its shortened simulation cross-check.
 fn shortened() -> Vec<(PathBuf, Plan)> {
     catalogue()
         .into_iter()
@@ -20,6 +22,10 @@ fn shortened() -> Vec<(PathBuf, Plan)> {
             let plan = plan_short(&f, &[]);
             (f, plan)
         })
+        .chain(estimate_files().into_iter().map(|f| {
+            let plan = plan_estimate_short(&f, &[]);
+            (f, plan)
+        }))
         .collect()
 }
 
@@ -197,6 +203,7 @@ fn every_file_is_listed_in_the_readme() {
     let text = read_text(&readme);
     let missing: Vec<String> = catalogue()
         .iter()
+        .chain(&estimate_files())
         .map(|f| file_name(f))
         .filter(|n| !text.contains(n.as_str()))
         .collect();

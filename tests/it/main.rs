@@ -13,6 +13,8 @@
 //! * `warmup_auto`: `warmup: Auto` syntax, MSER-5 re-runs, batch-means CIs.
 //! * `metrics_breakdown`: metrics.csv totals and labelled (per-key) series; latency_cdf.csv
 //!   against the M/M/1 response-time distribution.
+//! * `estimate`: capacity-estimate arithmetic, the simulation cross-check, the SLO knee finder
+//!   against Erlang C, and their command lines.
 //!
 //! Shared helpers live in the crate's library (`tests/lib.rs`).
 
@@ -21,6 +23,7 @@ mod catalogue;
 mod cli;
 mod config_errors;
 mod determinism;
+mod estimate;
 mod metrics_breakdown;
 mod shards;
 mod warmup_auto;
