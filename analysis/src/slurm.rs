@@ -210,7 +210,7 @@ pub struct SlurmRequest<'a> {
 /// `clustersim slurm`: writes the scripts and prints how to submit and resubmit.
 ///
 /// # Errors
-/// As [`write`], or when the working directory or the binary cannot be found.
+/// As [`write()`], or when the working directory or the binary cannot be found.
 pub fn slurm_cli(r: SlurmRequest<'_>) -> Result<ExitCode> {
     let workdir = std::env::current_dir().context("finding the working directory")?;
     let bin = match r.bin {

@@ -28,8 +28,8 @@
 //! * **Live media.** A [`MediaSource`] sends one chunk per frame (`Frame { seq, sent_at }`),
 //!   never retransmitting at the model level. A [`MediaClient`] plays chunk `s` out at
 //!   `sent_at + playout_delay`: it is *on time*, *late* (arrived after that), or *lost*
-//!   (not there once a later chunk was sent `lost_after` ago). Over [`Transport::Datagram`]
-//!   losses are losses; over [`Transport::Stream`] nothing is lost but a retransmission
+//!   (not there once a later chunk was sent `lost_after` ago). Over [`Transport::Datagram`](clustersim_engine::Transport::Datagram)
+//!   losses are losses; over [`Transport::Stream`](clustersim_engine::Transport::Stream) nothing is lost but a retransmission
 //!   (≥ `rto`) holds back every later chunk of the connection (head-of-line blocking), so
 //!   losses turn into bursts of late chunks.
 //!
