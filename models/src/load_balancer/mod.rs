@@ -720,6 +720,8 @@ impl Component<Cluster> for LoadBalancer {
             Msg::Shard(_) => {}
             // Rate-limiter store traffic is not for balancers.
             Msg::Limiter(_) => {}
+            // Microservice-pattern traffic is not for balancers.
+            Msg::Pattern(_) => {}
         }
     }
 
@@ -770,6 +772,7 @@ impl Component<Cluster> for LoadBalancer {
             Msg::Comm(_) => {}
             Msg::Shard(_) => {}
             Msg::Limiter(_) => {}
+            Msg::Pattern(_) => {}
         }
     }
 
