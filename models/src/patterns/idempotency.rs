@@ -326,7 +326,7 @@ impl IdemServerConfig {
             && timeout.is_zero()
         {
             return Err(ConfigError::new(
-                "key_store.timeout",
+                "key_store.Shared.timeout",
                 "is 0, but it must be > 0",
             ));
         }

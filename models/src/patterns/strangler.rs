@@ -59,7 +59,7 @@ pub struct Rollback {
 #[derive(Clone, Debug, PartialEq)]
 pub struct RouteConfig {
     /// The route (operation).
-    pub op: Op,
+    pub route: Op,
     /// The new service.
     pub target: ComponentId,
     /// Share over time, in increasing `at` order; before the first step the share is 0.
@@ -86,10 +86,10 @@ impl StranglerConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         for (i, r) in self.routes.iter().enumerate() {
             let p = format!("routes[{i}]");
-            if self.routes[..i].iter().any(|o| o.op == r.op) {
+            if self.routes[..i].iter().any(|o| o.route == r.route) {
                 return Err(ConfigError::new(
-                    format!("{p}.op"),
-                    format!("route `{}` is listed twice", r.op.name()),
+                    format!("{p}.route"),
+                    format!("route `{}` is listed twice", r.route.name()),
                 ));
             }
             for (j, s) in r.schedule.iter().enumerate() {
@@ -192,7 +192,7 @@ impl StranglerRouter {
             .routes
             .iter()
             .map(|r| {
-                let name = r.op.name();
+                let name = r.route.name();
                 RouteState {
                     share: 0.0,
                     rolled_back: false,
@@ -265,7 +265,7 @@ impl StranglerRouter {
     fn on_request(&mut self, cx: &mut Ctx<'_, Cluster>, from: ComponentId, req: Request) {
         cx.count(self.arrivals, 1);
         cx.gauge_add(self.in_system, 1);
-        let route = self.cfg.routes.iter().position(|r| r.op == req.op);
+        let route = self.cfg.routes.iter().position(|r| r.route == req.op);
         let (new, target, series) = match route {
             Some(i) => {
                 let share = self.routes[i].share;

@@ -476,7 +476,7 @@ fn strangler_share_follows_the_schedule_and_rollback_stops_a_bad_migration() {
         };
         w.add("client", ComponentConfig::OpenLoopClient(client));
         let route = RouteConfig {
-            op: Op::Write,
+            route: Op::Write,
             target: ComponentId(3),
             schedule: vec![
                 ShareStep {

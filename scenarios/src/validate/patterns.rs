@@ -48,7 +48,9 @@ pub(super) fn pattern_config(
                     &format!("{path}.compensation_retry"),
                     &s.compensation_retry,
                 ),
-                saga_timeout: timeout(cx, &format!("{path}.saga_timeout"), s.saga_timeout),
+                // A zero timeout is reported by `timeout`; once is enough.
+                saga_timeout: timeout(cx, &format!("{path}.saga_timeout"), s.saga_timeout)
+                    .filter(|d| !d.is_zero()),
                 audit_delay: s.audit_delay.map(|d| d.0),
                 transport: tr(cx, s.transport),
             })
@@ -127,7 +129,7 @@ pub(super) fn pattern_config(
                         );
                     }
                     strangler::RouteConfig {
-                        op: op(r.route),
+                        route: op(r.route),
                         target: target(cx, components, &format!("{p}.target"), &r.target),
                         schedule: r
                             .schedule
@@ -149,7 +151,8 @@ pub(super) fn pattern_config(
             PatternConfig::StranglerRouter(strangler::StranglerConfig {
                 legacy: target(cx, components, &format!("{path}.legacy"), &s.legacy),
                 routes,
-                timeout: timeout(cx, &format!("{path}.timeout"), s.timeout),
+                timeout: timeout(cx, &format!("{path}.timeout"), s.timeout)
+                    .filter(|d| !d.is_zero()),
                 transport: tr(cx, s.transport),
             })
         }
@@ -221,7 +224,13 @@ fn wrong_kind(cx: &mut Ctx, path: String, name: &str, want: &str, candidates: Ve
     } else {
         format!("name a {want} component: {}", candidates.join(", "))
     };
-    cx.push(Diagnostic::new(path, format!("`{name}` is not a {want} component")).with_hint(hint));
+    cx.push(
+        Diagnostic::new(
+            path,
+            format!("`{name}` is not {} {want} component", article(want)),
+        )
+        .with_hint(hint),
+    );
 }
 
 /// Cross-component checks of the patterns, and the choreography routes: each participant
@@ -308,5 +317,14 @@ pub(super) fn check_patterns(
             }
             _ => {}
         }
+    }
+}
+
+/// "a" or "an" before `word`.
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['A', 'E', 'I', 'O', 'U']) {
+        "an"
+    } else {
+        "a"
     }
 }
