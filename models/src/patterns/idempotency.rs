@@ -1197,6 +1197,41 @@ mod tests {
         assert_eq!((l.rows(), l.duplicates()), (4, 2));
     }
 
+    /// Claims are atomic and owned: a second claim conflicts, only the owner can consume
+    /// or release, a consumed key replays.
+    #[test]
+    fn key_store_claims_are_owned() {
+        use clustersim_engine::testing::Harness;
+        let cfg = KeyStoreConfig {
+            sync_delay: SimDuration::ZERO,
+            transport: Transport::Stream,
+        };
+        let mut h = Harness::new(1, "keys");
+        let mut st = KeyStore::new(&cfg, ComponentId(0), &mut h.metrics);
+        let (a, b) = (ComponentId(1), ComponentId(2));
+        let claim = |h: &mut Harness, st: &mut KeyStore, from, id| {
+            let c = h.call(|cx| st.on_message(cx, from, key_msg(KeyMsg::Claim { id, key: 7 })));
+            match &c[0] {
+                clustersim_engine::Command::Send {
+                    msg: crate::Msg::Pattern(super::super::Msg::KeyClaimed { state, .. }),
+                    ..
+                } => *state,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(claim(&mut h, &mut st, a, 1), KeyStatus::New);
+        assert_eq!(claim(&mut h, &mut st, b, 2), KeyStatus::InProgress);
+        // Not the owner: ignored.
+        h.call(|cx| st.on_message(cx, b, key_msg(KeyMsg::Release { id: 2, key: 7 })));
+        h.call(|cx| st.on_message(cx, b, key_msg(KeyMsg::Consume { id: 2, key: 7 })));
+        assert_eq!(claim(&mut h, &mut st, b, 3), KeyStatus::InProgress);
+        h.call(|cx| st.on_message(cx, a, key_msg(KeyMsg::Consume { id: 1, key: 7 })));
+        assert_eq!(claim(&mut h, &mut st, b, 4), KeyStatus::Consumed);
+        // A release after consumption does not forget the key.
+        h.call(|cx| st.on_message(cx, a, key_msg(KeyMsg::Release { id: 1, key: 7 })));
+        assert_eq!(claim(&mut h, &mut st, b, 5), KeyStatus::Consumed);
+    }
+
     #[test]
     fn client_config_rejects_bad_values() {
         let mut c = IdemClientConfig::new(ComponentId(1), 10.0, SimDuration::from_millis(5));

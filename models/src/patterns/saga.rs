@@ -1626,6 +1626,77 @@ mod tests {
         assert!(!saga_consistent(Outcome::Stuck, &[Done]));
     }
 
+    fn saga_sends(cmds: &[clustersim_engine::Command<Cluster>]) -> Vec<(ComponentId, SagaMsg)> {
+        cmds.iter()
+            .filter_map(|c| match c {
+                clustersim_engine::Command::Send { dst, msg, .. } => {
+                    SagaMsg::from_msg(msg).map(|m| (*dst, m))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A participant runs a step once however often it is asked, answers repeats with the
+    /// same result, and refuses a `Do` that comes after a compensation (a tombstone).
+    #[test]
+    fn participant_is_idempotent_and_keeps_tombstones() {
+        use clustersim_engine::testing::Harness;
+        let coord = ComponentId(5);
+        let mut h = Harness::new(1, "p");
+        let mut p = Participant::new(
+            &ParticipantConfig::new(Dist::constant(1e6).unwrap()),
+            ComponentId(0),
+            &mut h.metrics,
+        );
+        let ask = |saga, kind| {
+            msg(SagaMsg {
+                saga,
+                origin: coord,
+                step: 0,
+                choreography: false,
+                kind,
+            })
+        };
+        let c = h.call(|cx| p.on_message(cx, coord, ask(1, SagaKind::Do)));
+        assert!(
+            saga_sends(&c).is_empty(),
+            "answers only when the work is done"
+        );
+        // A repeat while running is ignored; the work timer then completes the step.
+        assert!(saga_sends(&h.call(|cx| p.on_message(cx, coord, ask(1, SagaKind::Do)))).is_empty());
+        h.now = SimTime::from_nanos(1_000_000);
+        let work = SagaTimer::Work {
+            origin: coord,
+            saga: 1,
+            compensation: false,
+        };
+        let c = h.call(|cx| p.on_timer(cx, timer(work)));
+        assert_eq!(saga_sends(&c)[0].1.kind, SagaKind::Done);
+        // A repeat after it is done is answered `Done` again, without a second transaction.
+        let c = h.call(|cx| p.on_message(cx, coord, ask(1, SagaKind::Do)));
+        assert_eq!(saga_sends(&c)[0].1.kind, SagaKind::Done);
+        // A compensation of a saga never seen is a no-op and leaves a tombstone.
+        let c = h.call(|cx| p.on_message(cx, coord, ask(2, SagaKind::Compensate)));
+        assert_eq!(saga_sends(&c)[0].1.kind, SagaKind::Compensated);
+        let c = h.call(|cx| p.on_message(cx, coord, ask(2, SagaKind::Do)));
+        assert_eq!(saga_sends(&c)[0].1.kind, SagaKind::Failed);
+        // The audit reports each state.
+        let c = h.call(|cx| p.on_message(cx, coord, ask(1, SagaKind::Audit)));
+        assert_eq!(
+            saga_sends(&c)[0].1.kind,
+            SagaKind::AuditReply(StepState::Done)
+        );
+        let c = h.call(|cx| p.on_message(cx, coord, ask(3, SagaKind::Audit)));
+        assert_eq!(
+            saga_sends(&c)[0].1.kind,
+            SagaKind::AuditReply(StepState::None)
+        );
+        let m = std::mem::take(&mut h.metrics).finish(h.now);
+        let get = |n: &str| m.counter(m.find(Some(ComponentId(0)), n).unwrap());
+        assert_eq!((get("transactions"), get("noop_compensations")), (1, 1));
+    }
+
     #[test]
     fn configs_reject_bad_values_with_their_field() {
         let mut c = SagaConfig::new(SagaMode::Orchestration, vec![]);

@@ -598,3 +598,62 @@ fn shared_database_couples_services_under_a_spike() {
     assert!(own < 40.0, "{own}");
     assert!(shared > 5.0 * own, "{shared} vs {own}");
 }
+
+/// Rollback on latency alone: a new service that never fails but takes 80 ms (constant)
+/// against a 50 ms p99 limit. Every answer on the new path is slow, so the first judged
+/// window (≥ 20 answers: 10 % of 400 writes/s × 1 s ≈ 40) rolls the route back, while a
+/// 100 ms limit never does (0 slow answers).
+#[test]
+fn strangler_rolls_back_on_p99_latency() {
+    for (limit_ms, expect) in [(50, 1), (100, 0)] {
+        let mut w = World::new(2);
+        let router = ComponentId(1);
+        w.add(
+            "client",
+            ComponentConfig::OpenLoopClient(writes_only(OpenLoopConfig::new(router, 400.0))),
+        );
+        let cfg = StranglerConfig {
+            legacy: ComponentId(2),
+            routes: vec![RouteConfig {
+                route: Op::Write,
+                target: ComponentId(3),
+                schedule: vec![ShareStep {
+                    at: SimDuration::ZERO,
+                    share: 0.1,
+                }],
+                rollback: Some(Rollback {
+                    window: secs(1),
+                    max_error_rate: 0.5,
+                    max_p99: Some(ms(limit_ms)),
+                    min_requests: 20,
+                }),
+            }],
+            timeout: None,
+            transport: clustersim_engine::Transport::Stream,
+        };
+        w.add(
+            "router",
+            ComponentConfig::Pattern(PatternConfig::StranglerRouter(cfg)),
+        );
+        let mut legacy = ServiceConfig::new(constant_ms(1.0));
+        legacy.workers = 8;
+        w.add("legacy", ComponentConfig::Service(legacy));
+        let mut new = ServiceConfig::new(constant_ms(80.0));
+        new.workers = 64;
+        w.add("new", ComponentConfig::Service(new));
+        let r = w.run(SimDuration::ZERO, secs(5), None);
+        assert_eq!(
+            counter(&r, router, "rollbacks@route=write"),
+            expect,
+            "{limit_ms} ms"
+        );
+        assert_eq!(counter(&r, router, "errors@path=write_new"), 0);
+        let new_req = counter(&r, router, "requests@path=write_new");
+        if expect == 1 {
+            // Rolled back at 1 s: only the first second's ≈ 40 requests took the new path.
+            assert!((15..=70).contains(&new_req), "{new_req}");
+        } else {
+            assert!(new_req > 150, "{new_req}");
+        }
+    }
+}
