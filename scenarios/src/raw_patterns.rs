@@ -147,6 +147,10 @@ pub struct Saga {
     /// `None` turns the audit off. Default `"1s"`.
     #[serde(default = "some_one_second")]
     pub audit_delay: Option<Duration>,
+    /// Time to write a transition durably to the saga's log (fsync); actions and the final
+    /// answer wait for it. Default `"0s"`.
+    #[serde(default = "zero")]
+    pub log_write: Duration,
     /// Transport. Default: the network's default.
     #[serde(default)]
     pub transport: Option<Transport>,

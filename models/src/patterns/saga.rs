@@ -16,8 +16,9 @@
 //! (`compensation_retry`); when those retries are exhausted the saga is **stuck** (it needs a
 //! human: it stays inconsistent forever and stays in the log).
 //!
-//! The coordinator writes every transition to its log (the `log_writes` counter) and the log
-//! survives a crash; on restart it resumes every unfinished saga from the log by re-sending
+//! The coordinator writes every transition to its log (the `log_writes` counter; each write
+//! takes `log_write`, an fsync, before the action it records is sent or the client is
+//! answered) and the log survives a crash; on restart it resumes every unfinished saga from the log by re-sending
 //! its current action (participants are idempotent: a `Do` of a done step is answered `Done`
 //! again, a compensation of a compensated step `Compensated` again). Requests that arrive
 //! while it is down are lost, and so are the answers to its clients (they time out).
@@ -32,7 +33,8 @@
 //! "compensated". A compensation that fails is retried locally (`compensation_retry`);
 //! exhausted, the participant tells the origin "stuck". Step 0 also tells the origin when its
 //! transaction is done, which is when the inconsistent window opens. The origin marks a saga
-//! with no outcome after `saga_timeout` as stuck.
+//! with no outcome after `saga_timeout` as stuck (participants do not resend events, so an
+//! outcome sent while the origin was down is lost and its saga ends stuck).
 //!
 //! # Failures, with the closed form
 //!
@@ -148,6 +150,10 @@ pub struct SagaConfig {
     /// How long after a saga finished its participants are audited; `None` = no audit.
     /// Default 1 s.
     pub audit_delay: Option<SimDuration>,
+    /// Time to write a transition durably to the log (an fsync): every action (a step, a
+    /// compensation, the start of a choreography) and the final answer wait for it.
+    /// Default 0.
+    pub log_write: SimDuration,
     /// Transport of saga messages and answers. Default [`Transport::Stream`].
     pub transport: Transport,
 }
@@ -171,6 +177,7 @@ impl SagaConfig {
             compensation_retry: default_compensation_retry(),
             saga_timeout: None,
             audit_delay: Some(SimDuration::from_secs(1)),
+            log_write: SimDuration::ZERO,
             transport: Transport::Stream,
         }
     }
@@ -424,6 +431,18 @@ pub enum SagaTimer {
         /// Saga id.
         saga: u64,
     },
+    /// The log write before the current action of `saga` (set with `epoch`) is done.
+    Logged {
+        /// Saga id.
+        saga: u64,
+        /// The action's epoch.
+        epoch: u32,
+    },
+    /// The log write of `saga`'s outcome is done: answer the client.
+    Answer {
+        /// Saga id.
+        saga: u64,
+    },
     /// A participant's transaction or compensation of (`origin`, `saga`) is done.
     Work {
         /// Origin.
@@ -463,6 +482,15 @@ impl StableHash for SagaTimer {
             }
             SagaTimer::SagaTimeout { saga } => {
                 h.write_u64(3);
+                h.write_u64(saga);
+            }
+            SagaTimer::Logged { saga, epoch } => {
+                h.write_u64(6);
+                h.write_u64(saga);
+                h.write_u64(u64::from(epoch));
+            }
+            SagaTimer::Answer { saga } => {
+                h.write_u64(7);
                 h.write_u64(saga);
             }
             SagaTimer::Work {
@@ -546,6 +574,7 @@ struct Record {
     first_effect: Option<SimTime>,
     audit_pending: u16,
     audit_bad: bool,
+    answered: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -653,17 +682,16 @@ impl Saga {
                 first_effect: None,
                 audit_pending: 0,
                 audit_bad: false,
+                answered: false,
             },
         );
         self.write_log(cx);
-        if self.choreography() {
-            self.send(cx, saga, 0, SagaKind::Do);
-            if let Some(t) = self.cfg.saga_timeout {
-                cx.set_timer(t, timer(SagaTimer::SagaTimeout { saga }));
-            }
-        } else {
-            self.send_current(cx, saga);
+        if self.choreography()
+            && let Some(t) = self.cfg.saga_timeout
+        {
+            cx.set_timer(t, timer(SagaTimer::SagaTimeout { saga }));
         }
+        self.send_current(cx, saga);
     }
 
     fn send(&self, cx: &mut Ctx<'_, Cluster>, saga: u64, step: u16, kind: SagaKind) {
@@ -682,23 +710,43 @@ impl Saga {
         );
     }
 
-    /// Orchestration: (re)sends the current action of `saga` and arms its timeout.
+    /// (Re)sends the current action of `saga` once its transition is in the log.
     fn send_current(&mut self, cx: &mut Ctx<'_, Cluster>, saga: u64) {
         let Some(r) = self.log.get_mut(&saga) else {
             return;
         };
         r.epoch = r.epoch.wrapping_add(1);
-        let (step, epoch) = (r.step, r.epoch);
+        let epoch = r.epoch;
+        if self.cfg.log_write.is_zero() {
+            self.dispatch(cx, saga, epoch);
+        } else {
+            let t = SagaTimer::Logged { saga, epoch };
+            cx.set_timer(self.cfg.log_write, timer(t));
+        }
+    }
+
+    /// Sends the current action of `saga` (if still the one of `epoch`) and, orchestrating,
+    /// arms its timeout.
+    fn dispatch(&mut self, cx: &mut Ctx<'_, Cluster>, saga: u64, epoch: u32) {
+        let Some(r) = self.log.get(&saga) else {
+            return;
+        };
+        if r.epoch != epoch {
+            return;
+        }
+        let step = r.step;
         let kind = match r.phase {
             Phase::Forward => SagaKind::Do,
             Phase::Compensating => SagaKind::Compensate,
             Phase::Finished(_) => return,
         };
         self.send(cx, saga, step, kind);
-        cx.set_timer(
-            self.cfg.step_timeout,
-            timer(SagaTimer::StepTimeout { saga, epoch }),
-        );
+        if !self.choreography() {
+            cx.set_timer(
+                self.cfg.step_timeout,
+                timer(SagaTimer::StepTimeout { saga, epoch }),
+            );
+        }
     }
 
     fn mark_effect(&mut self, cx: &mut Ctx<'_, Cluster>, saga: u64) {
@@ -800,6 +848,7 @@ impl Saga {
         }
     }
 
+    /// The saga ended with `outcome`: log it, then (after the log write) answer the client.
     fn finish(&mut self, cx: &mut Ctx<'_, Cluster>, saga: u64, outcome: Outcome) {
         let now = cx.now();
         let Some(r) = self.log.get_mut(&saga) else {
@@ -811,50 +860,64 @@ impl Saga {
         r.phase = Phase::Finished(outcome);
         r.epoch = r.epoch.wrapping_add(1);
         let r = *r;
-        let status = if outcome == Outcome::Committed {
-            Status::Ok
+        match outcome {
+            Outcome::Committed => cx.count(self.m.committed, 1),
+            Outcome::Compensated => cx.count(self.m.compensated, 1),
+            Outcome::Stuck => cx.count(self.m.stuck, 1),
+        }
+        if outcome == Outcome::Stuck {
+            // Stuck sagas stay inconsistent (and in the log) for good.
+            if r.first_effect.is_none() {
+                self.mark_effect(cx, saga);
+            }
+        } else if let Some(t) = r.first_effect {
+            cx.gauge_add(self.m.inconsistent, -1);
+            cx.record(self.m.inconsistent_ns, (now - t).as_nanos());
+        }
+        self.write_log(cx);
+        if self.cfg.log_write.is_zero() {
+            self.answer(cx, saga);
         } else {
-            Status::Error
+            cx.set_timer(self.cfg.log_write, timer(SagaTimer::Answer { saga }));
+        }
+    }
+
+    /// Answers the client of a finished saga, then audits it later or forgets it.
+    fn answer(&mut self, cx: &mut Ctx<'_, Cluster>, saga: u64) {
+        let Some(r) = self.log.get_mut(&saga) else {
+            return;
         };
+        let Phase::Finished(outcome) = r.phase else {
+            return;
+        };
+        if r.answered {
+            return;
+        }
+        r.answered = true;
+        let r = *r;
+        let ok = outcome == Outcome::Committed;
         let resp = Response {
             id: r.req.id,
-            status,
+            status: if ok { Status::Ok } else { Status::Error },
             size_bytes: 0,
             version: 0,
         };
         cx.send_with(r.client, resp.into(), self.cfg.transport, 0);
-        let latency = (now - r.started).as_nanos();
+        let latency = (cx.now() - r.started).as_nanos();
         cx.record(self.m.latency, latency);
         cx.gauge_add(self.m.in_system, -1);
-        match outcome {
-            Outcome::Committed => {
-                cx.count(self.m.committed, 1);
-                cx.count(self.m.completed, 1);
-                cx.record(self.m.commit_latency, latency);
-            }
-            Outcome::Compensated => {
-                cx.count(self.m.compensated, 1);
-                cx.count(self.m.errors, 1);
-            }
-            Outcome::Stuck => {
-                cx.count(self.m.stuck, 1);
-                cx.count(self.m.errors, 1);
-                // Stuck sagas stay inconsistent (and in the log) for good.
-                if r.first_effect.is_none() {
-                    self.mark_effect(cx, saga);
-                }
-                self.write_log(cx);
-                return;
-            }
+        if ok {
+            cx.count(self.m.completed, 1);
+            cx.record(self.m.commit_latency, latency);
+        } else {
+            cx.count(self.m.errors, 1);
         }
-        if let Some(t) = r.first_effect {
-            cx.gauge_add(self.m.inconsistent, -1);
-            cx.record(self.m.inconsistent_ns, (now - t).as_nanos());
+        if outcome == Outcome::Stuck {
+            return;
         }
         match self.cfg.audit_delay {
             Some(d) => {
                 cx.set_timer(d, timer(SagaTimer::Audit { saga }));
-                self.write_log(cx);
             }
             None => {
                 self.log.remove(&saga);
@@ -956,6 +1019,8 @@ impl Saga {
                 }
             }
             SagaTimer::Audit { saga } => self.start_audit(cx, saga),
+            SagaTimer::Logged { saga, epoch } => self.dispatch(cx, saga, epoch),
+            SagaTimer::Answer { saga } => self.answer(cx, saga),
             SagaTimer::SagaTimeout { saga } => {
                 if self
                     .log
@@ -989,10 +1054,16 @@ impl Saga {
                             let left = t.saturating_sub(cx.now() - r.started);
                             cx.set_timer(left, timer(SagaTimer::SagaTimeout { saga }));
                         }
+                        // The start event may not have been sent (a crash during its log
+                        // write); participants ignore a repeated start.
+                        if r.step == 0 && r.first_effect.is_none() {
+                            self.send_current(cx, saga);
+                        }
                     } else {
                         self.send_current(cx, saga);
                     }
                 }
+                Phase::Finished(_) if !r.answered => self.answer(cx, saga),
                 Phase::Finished(Outcome::Stuck) => {}
                 Phase::Finished(_) => {
                     if let Some(d) = self.cfg.audit_delay {

@@ -52,6 +52,7 @@ pub(super) fn pattern_config(
                 saga_timeout: timeout(cx, &format!("{path}.saga_timeout"), s.saga_timeout)
                     .filter(|d| !d.is_zero()),
                 audit_delay: s.audit_delay.map(|d| d.0),
+                log_write: s.log_write.0,
                 transport: tr(cx, s.transport),
             })
         }
