@@ -33,6 +33,58 @@ pub const PLUGINS: &[(&str, &str, &str)] = &[
          unbounded FIFO queues, downstream calls in sequence or in parallel.",
         r#"Service(service_time: Exponential(mean: "1ms"))"#,
     ),
+    (
+        "Pattern(Saga)",
+        "A saga over participant services: orchestrated (crash-safe log, step timeouts, retries, \
+         compensations in reverse) or choreographed; audits every saga for all-done or \
+         all-compensated.",
+        r#"Pattern(Saga(steps: ["orders", "payments"]))"#,
+    ),
+    (
+        "Pattern(SagaParticipant)",
+        "A saga step: local transaction and compensation with failure probabilities, an \
+         optional data store, idempotent answers.",
+        r#"Pattern(SagaParticipant())"#,
+    ),
+    (
+        "Pattern(CqrsWrite)",
+        "CQRS write model: commands go to its store; every committed write is published as an \
+         event to the read models.",
+        r#"Pattern(CqrsWrite(store: "db", read_models: ["view"]))"#,
+    ),
+    (
+        "Pattern(CqrsRead)",
+        "CQRS read model: projects events after a delay at a limited throughput; projection \
+         lag, stale reads.",
+        r#"Pattern(CqrsRead())"#,
+    ),
+    (
+        "Pattern(StranglerRouter)",
+        "Strangler-fig router: a scheduled share of each route to a new service, automatic \
+         rollback on its error rate or p99.",
+        r#"Pattern(StranglerRouter(legacy: "monolith"))"#,
+    ),
+    (
+        "Pattern(IdempotentClient)",
+        "A client POSTing with idempotency keys, retrying with the same key; double submits.",
+        r#"Pattern(IdempotentClient(target: "api", rate: "100/s", timeout: "50ms"))"#,
+    ),
+    (
+        "Pattern(IdempotentServer)",
+        "The idempotency-key flow (400/201/200-replay/409) with a per-server or shared key \
+         store.",
+        r#"Pattern(IdempotentServer(backend: "orders_table"))"#,
+    ),
+    (
+        "Pattern(IdempotencyStore)",
+        "A shared idempotency key store: atomic claims, answers after a sync delay.",
+        r#"Pattern(IdempotencyStore())"#,
+    ),
+    (
+        "Pattern(ResourceDb)",
+        "The table POSTs create rows in; counts duplicate side effects.",
+        r#"Pattern(ResourceDb())"#,
+    ),
 ];
 
 /// The text of `clustersim list`.

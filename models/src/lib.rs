@@ -62,6 +62,7 @@ pub mod comm;
 mod error;
 pub mod load_balancer;
 pub mod msg;
+pub mod patterns;
 pub mod queueing;
 pub mod rate_limiter;
 pub mod registry;

@@ -488,6 +488,10 @@ pub enum Kind {
     RateLimiter(RateLimiter),
     /// A Redis-like counter store shared by distributed rate limiters ([`CounterStore`]).
     CounterStore(CounterStore),
+    /// A microservice pattern: saga, saga participant, CQRS write or read model, strangler
+    /// router, idempotent client, server, key store or resource table
+    /// ([`crate::raw_patterns::Pattern`]).
+    Pattern(crate::raw_patterns::Pattern),
 }
 
 /// Operation of a request.

@@ -18,6 +18,8 @@ use crate::diagnostic::Diagnostic;
 use crate::raw::{self, Scenario};
 use crate::units::{ByteSize, Duration};
 
+mod patterns;
+
 /// A validated scenario: every name resolved, every value checked, engine and model types.
 #[derive(Clone, Debug)]
 pub struct Spec {
@@ -464,6 +466,11 @@ pub fn validate(raw: &Scenario) -> Result<Spec, Vec<Diagnostic>> {
                     transport: c.transport.map(transport).unwrap_or(cx.default_transport),
                 })
             }
+            raw::Kind::Pattern(k) => {
+                let c = patterns::pattern_config(&mut cx, &components, &path, k);
+                is_client[i] = c.is_client();
+                ComponentConfig::Pattern(c)
+            }
         };
         // The plugin's own range checks: anything `build` would refuse is reported here, with
         // its path, before a run starts.
@@ -488,6 +495,7 @@ pub fn validate(raw: &Scenario) -> Result<Spec, Vec<Diagnostic>> {
                 raw::Kind::ShardRouter(_) => "ShardRouter",
                 raw::Kind::RateLimiter(_) => "RateLimiter",
                 raw::Kind::CounterStore(_) => "CounterStore",
+                raw::Kind::Pattern(k) => k.variant_path(),
             };
             cx.err(format!("{path}.{variant}.{}", e.field), e.problem.clone());
         }
@@ -506,6 +514,7 @@ pub fn validate(raw: &Scenario) -> Result<Spec, Vec<Diagnostic>> {
         &components,
         &mut specs,
     );
+    patterns::check_patterns(&mut cx, raw, &components, &mut specs);
     check_call_graph(&mut cx, raw, &specs, &is_client);
     check_limiter_stores(&mut cx, raw, &components);
 

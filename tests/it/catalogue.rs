@@ -229,3 +229,52 @@ fn every_file_round_trips_through_the_pretty_printer() {
         assert_eq!(back, raw, "{}", file_name(&f));
     }
 }
+
+/// Little's law on the microservice-pattern components (sagas, CQRS models, strangler
+/// routers, idempotent servers, resource tables) of the `micro_*` scenarios, with the same
+/// tolerance and filters as for services: their `in_system` gauges and `latency_ns`
+/// histograms must account for every request they accept.
+#[test]
+fn littles_law_holds_for_pattern_components() {
+    const KINDS: &[&str] = &[
+        "saga",
+        "cqrs_write",
+        "cqrs_read",
+        "strangler_router",
+        "idempotent_server",
+        "resource_db",
+    ];
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for (f, plan) in shortened()
+        .into_iter()
+        .filter(|(f, _)| file_name(f).starts_with("micro_"))
+    {
+        for r in &run_all(&plan) {
+            for c in r
+                .components
+                .iter()
+                .filter(|c| KINDS.contains(&c.kind.as_str()))
+            {
+                let (completed, grew) = growth(c);
+                if completed < LITTLE_MIN_COMPLETED || grew > LITTLE_MAX_GROWTH * completed {
+                    continue;
+                }
+                let measured = component_value(c, "in_system_avg");
+                let predicted = component_value(c, "littles_law_l");
+                let tolerance = LITTLE_REL * predicted + LITTLE_ABS;
+                checked += 1;
+                if (measured - predicted).abs() > tolerance || measured.is_nan() {
+                    failures.push(format!(
+                        "{} point {} `{}`: in_system_avg {measured} vs littles_law_l {predicted}",
+                        file_name(&f),
+                        r.point,
+                        c.component
+                    ));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(checked >= 8, "only {checked} pattern components checked");
+}

@@ -183,6 +183,19 @@ const CASES: &[Case] = &[
             "name a CounterStore component: redis",
         ],
     ),
+    semantic(
+        "patterns_wrong_kinds.ron",
+        Some(5),
+        &[
+            ": components[1].kind.Pattern.Saga.steps[1]: `db` is not a SagaParticipant component",
+            "name a SagaParticipant component: orders",
+            ": components[1].kind.Pattern.Saga.step_timeout: is 0, but it must be > 0",
+            ": components[4].kind.Pattern.CqrsWrite.read_models[0]: `db` is not a CqrsRead component",
+            "add a `Pattern(CqrsRead(...))` component and name it here",
+            ": components[5].kind.Pattern.IdempotentServer.key_store.Shared.store: `db` is not an IdempotencyStore component",
+            ": components[6].kind.Pattern.StranglerRouter.routes[0].schedule[1].at: schedule steps must be in strictly increasing time order",
+        ],
+    ),
 ];
 
 /// 1-based (line, column in characters) of the first occurrence of `needle` in `text`.

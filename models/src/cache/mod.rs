@@ -746,6 +746,8 @@ impl Component<Cluster> for Cache {
             }
             // Rate-limiter store traffic is not for caches.
             Msg::Limiter(_) => {}
+            // Microservice-pattern traffic is not for caches.
+            Msg::Pattern(_) => {}
         }
     }
 

@@ -726,6 +726,8 @@ impl Component<Cluster> for LoadBalancer {
             Msg::Shard(_) => {}
             // Rate-limiter store traffic is not for balancers.
             Msg::Limiter(_) => {}
+            // Microservice-pattern traffic is not for balancers.
+            Msg::Pattern(_) => {}
         }
     }
 
@@ -776,6 +778,7 @@ impl Component<Cluster> for LoadBalancer {
             Msg::Comm(_) => {}
             Msg::Shard(_) => {}
             Msg::Limiter(_) => {}
+            Msg::Pattern(_) => {}
         }
     }
 

@@ -588,6 +588,8 @@ impl Component<Cluster> for Service {
             }
             // Rate-limiter store traffic is not for services.
             Msg::Limiter(_) => {}
+            // Microservice-pattern traffic is not for services.
+            Msg::Pattern(_) => {}
         }
     }
 

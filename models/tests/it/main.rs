@@ -9,6 +9,8 @@
 //!   failover and active-passive balancers.
 //! * `sharding`: a shard router growing by one shard: keys moved, transfer time, errors.
 //! * `rate_limiter`: token bucket against M/D/1/K blocking, distributed limiting modes.
+//! * `patterns`: sagas against their closed forms and the audit, idempotent POST, CQRS lag
+//!   against M/D/1, strangler routing against Erlang B, database per service.
 
 mod behaviour;
 mod cache;
@@ -16,5 +18,6 @@ mod comm;
 mod common;
 mod fidelity;
 mod load_balancer;
+mod patterns;
 mod rate_limiter;
 mod sharding;
