@@ -10,6 +10,7 @@ use crate::cache::{Cache, CacheConfig};
 use crate::comm::CommConfig;
 use crate::error::ConfigError;
 use crate::load_balancer::{LoadBalancer, LoadBalancerConfig};
+use crate::messaging::MessagingConfig;
 use crate::rate_limiter::{CounterStore, CounterStoreConfig, RateLimiter, RateLimiterConfig};
 use crate::service::{Service, ServiceConfig};
 use crate::sharding::{ShardRouter, ShardRouterConfig};
@@ -38,6 +39,8 @@ pub enum ComponentConfig {
     /// A counter store shared by distributed rate limiters
     /// ([`crate::rate_limiter::CounterStore`]).
     CounterStore(CounterStoreConfig),
+    /// A producer, broker or consumer of asynchronous messaging ([`crate::messaging`]).
+    Messaging(MessagingConfig),
 }
 
 impl ComponentConfig {
@@ -70,6 +73,7 @@ impl ComponentConfig {
             ComponentConfig::ShardRouter(c) => c.targets(),
             ComponentConfig::RateLimiter(c) => c.targets(),
             ComponentConfig::CounterStore(_) => Vec::new(),
+            ComponentConfig::Messaging(c) => c.targets(),
         }
     }
 
@@ -85,6 +89,7 @@ impl ComponentConfig {
             ComponentConfig::ShardRouter(_) => "shard_router",
             ComponentConfig::RateLimiter(_) => "rate_limiter",
             ComponentConfig::CounterStore(_) => "counter_store",
+            ComponentConfig::Messaging(c) => c.kind_name(),
         }
     }
 
@@ -97,6 +102,7 @@ impl ComponentConfig {
             ComponentConfig::Comm(c) => c.is_client(),
             ComponentConfig::ShardRouter(_) => false,
             ComponentConfig::RateLimiter(_) | ComponentConfig::CounterStore(_) => false,
+            ComponentConfig::Messaging(c) => c.is_client(),
         }
     }
 
@@ -113,6 +119,7 @@ impl ComponentConfig {
             ComponentConfig::ShardRouter(c) => c.validate(),
             ComponentConfig::RateLimiter(c) => c.validate(),
             ComponentConfig::CounterStore(c) => c.validate(),
+            ComponentConfig::Messaging(c) => c.validate(),
         }
     }
 }
@@ -137,6 +144,7 @@ pub fn build(
         ComponentConfig::ShardRouter(c) => Box::new(ShardRouter::new(c, me, metrics)),
         ComponentConfig::RateLimiter(c) => Box::new(RateLimiter::new(c, me, metrics)),
         ComponentConfig::CounterStore(c) => Box::new(CounterStore::new(c, me, metrics)),
+        ComponentConfig::Messaging(c) => c.build(me, metrics),
     }
 }
 

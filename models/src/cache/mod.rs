@@ -746,6 +746,8 @@ impl Component<Cluster> for Cache {
             }
             // Rate-limiter store traffic is not for caches.
             Msg::Limiter(_) => {}
+            // Messaging traffic is for brokers and their clients ([`crate::messaging`]).
+            Msg::Messaging(_) => {}
         }
     }
 

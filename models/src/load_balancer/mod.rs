@@ -720,6 +720,8 @@ impl Component<Cluster> for LoadBalancer {
             Msg::Shard(_) => {}
             // Rate-limiter store traffic is not for balancers.
             Msg::Limiter(_) => {}
+            // Messaging traffic is for brokers and their clients ([`crate::messaging`]).
+            Msg::Messaging(_) => {}
         }
     }
 
@@ -770,6 +772,8 @@ impl Component<Cluster> for LoadBalancer {
             Msg::Comm(_) => {}
             Msg::Shard(_) => {}
             Msg::Limiter(_) => {}
+            // Messaging traffic is for brokers and their clients ([`crate::messaging`]).
+            Msg::Messaging(_) => {}
         }
     }
 

@@ -588,6 +588,8 @@ impl Component<Cluster> for Service {
             }
             // Rate-limiter store traffic is not for services.
             Msg::Limiter(_) => {}
+            // Messaging traffic is for brokers and their clients ([`crate::messaging`]).
+            Msg::Messaging(_) => {}
         }
     }
 

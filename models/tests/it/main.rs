@@ -9,6 +9,7 @@
 //!   failover and active-passive balancers.
 //! * `sharding`: a shard router growing by one shard: keys moved, transfer time, errors.
 //! * `rate_limiter`: token bucket against M/D/1/K blocking, distributed limiting modes.
+//! * `messaging`: dead-letter fraction p^k, M/M/c broker queues, per-key ordering, groups.
 
 mod behaviour;
 mod cache;
@@ -16,5 +17,6 @@ mod comm;
 mod common;
 mod fidelity;
 mod load_balancer;
+mod messaging;
 mod rate_limiter;
 mod sharding;
