@@ -33,6 +33,13 @@ pub const PLUGINS: &[(&str, &str, &str)] = &[
          unbounded FIFO queues, downstream calls in sequence or in parallel.",
         r#"Service(service_time: Exponential(mean: "1ms"))"#,
     ),
+    (
+        "Messaging",
+        "Asynchronous messaging: Producer, QueueBroker (RabbitMQ-style exchanges, queues, retries, \
+         dead letters), QueueConsumer, LogBroker (Kafka-style partitions, consumer groups), \
+         LogConsumer. Example: a queue broker with one queue.",
+        r#"Messaging(QueueBroker(queues: [(name: "jobs")]))"#,
+    ),
 ];
 
 /// The text of `clustersim list`.

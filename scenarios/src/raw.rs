@@ -480,6 +480,9 @@ pub enum Kind {
     RateLimiter(RateLimiter),
     /// A Redis-like counter store shared by distributed rate limiters ([`CounterStore`]).
     CounterStore(CounterStore),
+    /// Asynchronous messaging: producers, queue and log brokers, consumers
+    /// ([`crate::raw_messaging::Messaging`]).
+    Messaging(crate::raw_messaging::Messaging),
 }
 
 /// Operation of a request.

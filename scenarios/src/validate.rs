@@ -18,6 +18,9 @@ use crate::diagnostic::Diagnostic;
 use crate::raw::{self, Scenario};
 use crate::units::{ByteSize, Duration};
 
+#[path = "validate_messaging.rs"]
+mod messaging;
+
 /// A validated scenario: every name resolved, every value checked, engine and model types.
 #[derive(Clone, Debug)]
 pub struct Spec {
@@ -464,6 +467,14 @@ pub fn validate(raw: &Scenario) -> Result<Spec, Vec<Diagnostic>> {
                     transport: c.transport.map(transport).unwrap_or(cx.default_transport),
                 })
             }
+            raw::Kind::Messaging(m) => ComponentConfig::Messaging(messaging::config(
+                &mut cx,
+                raw,
+                &components,
+                &path,
+                &c.name,
+                m,
+            )),
         };
         // The plugin's own range checks: anything `build` would refuse is reported here, with
         // its path, before a run starts.
@@ -488,6 +499,7 @@ pub fn validate(raw: &Scenario) -> Result<Spec, Vec<Diagnostic>> {
                 raw::Kind::ShardRouter(_) => "ShardRouter",
                 raw::Kind::RateLimiter(_) => "RateLimiter",
                 raw::Kind::CounterStore(_) => "CounterStore",
+                raw::Kind::Messaging(m) => m.path(),
             };
             cx.err(format!("{path}.{variant}.{}", e.field), e.problem.clone());
         }

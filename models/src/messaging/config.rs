@@ -214,12 +214,13 @@ impl QueueBrokerConfig {
             }
             q.retry.validate(&format!("queues[{i}].retry"))?;
             if let Some(d) = q.dead_letter
-                && (usize::from(d) >= nq || usize::from(d) == i) {
-                    return Err(ConfigError::new(
-                        format!("queues[{i}].dead_letter"),
-                        format!("is queue {d}, which is itself or does not exist"),
-                    ));
-                }
+                && (usize::from(d) >= nq || usize::from(d) == i)
+            {
+                return Err(ConfigError::new(
+                    format!("queues[{i}].dead_letter"),
+                    format!("is queue {d}, which is itself or does not exist"),
+                ));
+            }
             if q.visibility_timeout.is_some_and(|v| v.is_zero()) {
                 return Err(ConfigError::new(
                     format!("queues[{i}].visibility_timeout"),
@@ -253,12 +254,13 @@ impl QueueBrokerConfig {
             }
         }
         if let Some((e, r)) = self.request_route
-            && (usize::from(e) >= self.exchanges.len() || usize::from(r) >= self.routing_keys.len()) {
-                return Err(ConfigError::new(
-                    "request_route",
-                    "names an exchange or routing key that does not exist",
-                ));
-            }
+            && (usize::from(e) >= self.exchanges.len() || usize::from(r) >= self.routing_keys.len())
+        {
+            return Err(ConfigError::new(
+                "request_route",
+                "names an exchange or routing key that does not exist",
+            ));
+        }
         if self.consumer_timeout.is_zero() {
             return Err(ConfigError::new(
                 "consumer_timeout",
@@ -511,12 +513,13 @@ impl ProducerConfig {
                 ));
             }
             if let Partitioner::Explicit(p) = partitioner
-                && p >= partitions {
-                    return Err(ConfigError::new(
-                        "partitioner.Explicit",
-                        format!("partition {p} does not exist (the topic has {partitions})"),
-                    ));
-                }
+                && p >= partitions
+            {
+                return Err(ConfigError::new(
+                    "partitioner.Explicit",
+                    format!("partition {p} does not exist (the topic has {partitions})"),
+                ));
+            }
         }
         Ok(())
     }
@@ -692,12 +695,13 @@ impl LogConsumerConfig {
             return Err(ConfigError::new("heartbeat", "is 0, but it must be > 0"));
         }
         if let Some(l) = self.leave_after
-            && l <= self.start_after {
-                return Err(ConfigError::new(
-                    "leave_after",
-                    "must be later than `start_after`",
-                ));
-            }
+            && l <= self.start_after
+        {
+            return Err(ConfigError::new(
+                "leave_after",
+                "must be later than `start_after`",
+            ));
+        }
         self.failure.retry.validate("failure.retry")?;
         self.work.validate()
     }

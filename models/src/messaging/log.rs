@@ -118,7 +118,7 @@ impl LogBroker {
                     fetched: vec![0; n],
                     rebalancing_since: None,
                     lag: (0..n)
-                        .map(|p| m.gauge(o, &format!("lag@group={g},partition={p}")))
+                        .map(|p| m.gauge(o, &format!("lag@group={g}/partition={p}")))
                         .collect(),
                 }
             })
@@ -401,10 +401,11 @@ impl Component<Cluster> for LogBroker {
                 MMsg::JoinGroup { group } => self.join(cx, group, from),
                 MMsg::LeaveGroup { group } => {
                     if let Some(grp) = self.groups.get_mut(usize::from(group))
-                        && let Some(i) = grp.members.iter().position(|m| m.id == from) {
-                            grp.members.remove(i);
-                            self.start_rebalance(cx, group);
-                        }
+                        && let Some(i) = grp.members.iter().position(|m| m.id == from)
+                    {
+                        grp.members.remove(i);
+                        self.start_rebalance(cx, group);
+                    }
                 }
                 MMsg::Heartbeat { group } => self.seen(cx, group, from),
                 f @ MMsg::Fetch { .. } => self.fetch(cx, from, f),
@@ -736,9 +737,10 @@ impl Component<Cluster> for LogConsumer {
             cx.set_timer(self.cfg.start_after - now, Timer::Messaging(MTimer::Join));
         }
         if let Some(l) = self.cfg.leave_after
-            && l > now {
-                cx.set_timer(l - now, Timer::Messaging(MTimer::Leave));
-            }
+            && l > now
+        {
+            cx.set_timer(l - now, Timer::Messaging(MTimer::Leave));
+        }
     }
 
     fn on_message(&mut self, cx: &mut Ctx<'_, Cluster>, _from: ComponentId, msg: Msg) {
@@ -838,10 +840,9 @@ impl Component<Cluster> for LogConsumer {
             return;
         };
         match t {
-            MTimer::Join
-                if !self.left => {
-                    self.join(cx);
-                }
+            MTimer::Join if !self.left => {
+                self.join(cx);
+            }
             MTimer::Leave => {
                 self.revoke_all(cx);
                 self.send(
@@ -853,16 +854,15 @@ impl Component<Cluster> for LogConsumer {
                 self.joined = false;
                 self.left = true;
             }
-            MTimer::Heartbeat
-                if self.joined => {
-                    self.send(
-                        cx,
-                        MMsg::Heartbeat {
-                            group: self.cfg.group,
-                        },
-                    );
-                    cx.set_timer(self.cfg.heartbeat, Timer::Messaging(MTimer::Heartbeat));
-                }
+            MTimer::Heartbeat if self.joined => {
+                self.send(
+                    cx,
+                    MMsg::Heartbeat {
+                        group: self.cfg.group,
+                    },
+                );
+                cx.set_timer(self.cfg.heartbeat, Timer::Messaging(MTimer::Heartbeat));
+            }
             MTimer::Poll { partition } => self.fetch(cx, usize::from(partition)),
             MTimer::RetryRecord { partition } => {
                 if let Some(part) = self.parts.get_mut(usize::from(partition)) {

@@ -74,7 +74,7 @@
 //! | log_consumer | `rebalance_wait_ns` | histogram | partitions revoked → new assignment received |
 //! | log_broker | `arrivals` | counter | records appended |
 //! | log_broker | `completed` | counter | records committed by groups (offset advance) |
-//! | log_broker | `lag@group=G,partition=P` | gauge | log end − committed offset of group `G` on partition `P` (index across topics) |
+//! | log_broker | `lag@group=G/partition=P` | gauge | log end − committed offset of group `G` (declaration order) on partition `P` of its topic |
 //! | log_broker | `lag` | gauge | total lag over all groups and partitions |
 //! | log_broker | `rebalances`, `commit_rejected`, `lost`, `redelivered` | counter | group rebalances / commits from a stale generation / records deleted by retention before a group read them / records fetched again by a group |
 //! | log_broker | `rebalance_ns` | histogram | rebalance start → assignment sent |

@@ -229,12 +229,14 @@ impl QueueBroker {
     /// Appends a new message to queue `q` (room was checked or the policy allows it).
     fn enqueue(&mut self, cx: &mut Ctx<'_, Cluster>, q: u16, key: u32, born: SimTime, flags: u8) {
         let qi = usize::from(q);
-        if self.is_full(q) && self.cfg.queues[qi].on_full == FullPolicy::DropOldest
-            && let Some(old) = self.queues[qi].ready.pop_front() {
-                self.release(old);
-                self.set_depth(cx, q, -1);
-                cx.count(self.s.dropped_oldest, 1);
-            }
+        if self.is_full(q)
+            && self.cfg.queues[qi].on_full == FullPolicy::DropOldest
+            && let Some(old) = self.queues[qi].ready.pop_front()
+        {
+            self.release(old);
+            self.set_depth(cx, q, -1);
+            cx.count(self.s.dropped_oldest, 1);
+        }
         let seq = {
             let e = self.queues[qi].next_seq.entry(key).or_insert(0);
             *e += 1;
@@ -731,12 +733,13 @@ impl Component<Cluster> for QueueBroker {
         // A delivery that cannot reach its consumer: the consumer is gone.
         if let Msg::Messaging(MMsg::Deliver { .. }) = msg
             && let Some(&c) = self.by_id.get(&to)
-                && self.consumers[c as usize].alive {
-                    self.consumers[c as usize].alive = false;
-                    let q = self.consumers[c as usize].queue;
-                    self.requeue_held_by(cx, c);
-                    self.dispatch(cx, q);
-                }
+            && self.consumers[c as usize].alive
+        {
+            self.consumers[c as usize].alive = false;
+            let q = self.consumers[c as usize].queue;
+            self.requeue_held_by(cx, c);
+            self.dispatch(cx, q);
+        }
     }
 
     fn on_crash(&mut self) {
@@ -753,11 +756,12 @@ impl Component<Cluster> for QueueBroker {
         let mut back: Vec<u32> = Vec::new();
         for (i, s) in self.slots.iter_mut().enumerate() {
             if let Some(r) = s.rec.as_mut()
-                && r.at != Where::Ready {
-                    r.at = Where::Ready;
-                    r.holder = u32::MAX;
-                    back.push(i as u32);
-                }
+                && r.at != Where::Ready
+            {
+                r.at = Where::Ready;
+                r.holder = u32::MAX;
+                back.push(i as u32);
+            }
         }
         back.sort_by_key(|&i| self.slots[i as usize].rec.map(|r| (r.enqueued, r.seq)));
         for &slot in back.iter().rev() {

@@ -326,7 +326,7 @@ fn consumer_group_keeps_order_and_survives_a_crash() {
         "three joins at t=0: one rebalance"
     );
     for p in 0..parts {
-        let id = series(&r.metrics, b, &format!("lag@group=0,partition={p}"));
+        let id = series(&r.metrics, b, &format!("lag@group=0/partition={p}"));
         let last = match r.metrics.totals[id.index()] {
             clustersim_engine::SeriesTotal::Gauge { last, .. } => last,
             _ => unreachable!(),
