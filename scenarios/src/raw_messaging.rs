@@ -418,6 +418,29 @@ pub struct LogBroker {
     /// Transport. Default: the network's default.
     #[serde(default)]
     pub transport: Option<Transport>,
+    /// Replicated cluster: every broker's name in one order, this one included; each member
+    /// lists the same brokers and topics. Default: none (standalone).
+    #[serde(default)]
+    pub cluster: Vec<String>,
+    /// Copies of each partition (1 to the cluster size). Default 1.
+    #[serde(default = "one_u16")]
+    pub replication: u16,
+    /// Heartbeat period between brokers. Default `"100ms"`.
+    #[serde(default = "hundred_ms")]
+    pub heartbeat: Duration,
+    /// A silent broker is declared dead after this long. Default `"500ms"`.
+    #[serde(default = "five_hundred_ms")]
+    pub broker_timeout: Duration,
+    /// Followers pull from leaders this often. Default `"10ms"`.
+    #[serde(default = "ten_ms")]
+    pub replica_fetch_interval: Duration,
+}
+
+fn one_u16() -> u16 {
+    1
+}
+fn ten_ms() -> Duration {
+    millis(10)
 }
 
 /// Log consumer parameters.

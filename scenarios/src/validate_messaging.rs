@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use clustersim_engine::ComponentId;
 use clustersim_models::messaging::{
     self as m, AckMode, Acks, Binding, Destination, ExchangeConfig, ExchangeKind, FullPolicy,
     GroupConfig, LogBrokerConfig, LogConsumerConfig, LogFailureConfig, MessagingConfig,
@@ -37,7 +38,9 @@ pub(super) fn config(
         Messaging::QueueConsumer(c) => {
             MessagingConfig::QueueConsumer(queue_consumer(cx, raw, components, &path, c))
         }
-        Messaging::LogBroker(b) => MessagingConfig::LogBroker(log_broker(cx, &path, b)),
+        Messaging::LogBroker(b) => {
+            MessagingConfig::LogBroker(log_broker(cx, raw, components, &path, me, b))
+        }
         Messaging::LogConsumer(c) => {
             MessagingConfig::LogConsumer(log_consumer(cx, raw, components, &path, c))
         }
@@ -178,6 +181,7 @@ fn producer(
     p: &rm::Producer,
 ) -> ProducerConfig {
     let broker = target(cx, components, &format!("{path}.broker"), &p.broker);
+    let mut cluster = Vec::new();
     let destination = match (&p.exchange, &p.topic) {
         (Some(x), None) => {
             let bpath = format!("{path}.broker");
@@ -223,6 +227,13 @@ fn producer(
             let bpath = format!("{path}.broker");
             let (topic, partitions) = match log_broker_of(cx, raw, &bpath, &p.broker) {
                 Some(b) => {
+                    cluster = b
+                        .cluster
+                        .iter()
+                        .map(|n| {
+                            ComponentId(components.ids.get(n.as_str()).copied().unwrap_or(u32::MAX))
+                        })
+                        .collect();
                     let i = index_of(
                         cx,
                         &format!("{path}.topic"),
@@ -279,6 +290,7 @@ fn producer(
         size_bytes: bytes_u32(cx, &format!("{path}.size"), p.size),
         transport: p.transport.map(transport).unwrap_or(cx.default_transport),
         limit: p.limit,
+        cluster,
     }
 }
 
@@ -486,7 +498,61 @@ fn queue_consumer(
     }
 }
 
-fn log_broker(cx: &mut Ctx, path: &str, b: &rm::LogBroker) -> LogBrokerConfig {
+fn log_broker(
+    cx: &mut Ctx,
+    raw: &Scenario,
+    components: &Names<'_>,
+    path: &str,
+    me: &str,
+    b: &rm::LogBroker,
+) -> LogBrokerConfig {
+    let cluster: Vec<_> = b
+        .cluster
+        .iter()
+        .enumerate()
+        .map(|(i, n)| target(cx, components, &format!("{path}.cluster[{i}]"), n))
+        .collect();
+    let index = if b.cluster.is_empty() {
+        0
+    } else {
+        match b.cluster.iter().position(|n| n == me) {
+            Some(i) => i as u16,
+            None => {
+                cx.push(
+                    Diagnostic::new(
+                        format!("{path}.cluster"),
+                        format!("does not list this broker, `{me}`"),
+                    )
+                    .with_hint("list every broker of the cluster, this one included, in one order"),
+                );
+                0
+            }
+        }
+    };
+    for (i, n) in b.cluster.iter().enumerate() {
+        match find(raw, n) {
+            Some(Messaging::LogBroker(o)) => {
+                if o.cluster != b.cluster || o.topics != b.topics || o.replication != b.replication
+                {
+                    cx.push(
+                        Diagnostic::new(
+                            format!("{path}.cluster[{i}]"),
+                            format!("`{n}` does not declare the same cluster, topics and replication"),
+                        )
+                        .with_hint("every member of a cluster lists the same `cluster`, `topics` and `replication`"),
+                    );
+                }
+            }
+            _ => {
+                if raw.components.iter().any(|c| c.name == *n) {
+                    cx.err(
+                        format!("{path}.cluster[{i}]"),
+                        format!("`{n}` is not a LogBroker"),
+                    );
+                }
+            }
+        }
+    }
     let mut tnames = Names::new("topic");
     for (i, t) in b.topics.iter().enumerate() {
         tnames.add(cx, &format!("{path}.topics[{i}].name"), &t.name);
@@ -523,6 +589,12 @@ fn log_broker(cx: &mut Ctx, path: &str, b: &rm::LogBroker) -> LogBrokerConfig {
         rebalance_pause: b.rebalance_pause.0,
         request_topic,
         transport: b.transport.map(transport).unwrap_or(cx.default_transport),
+        cluster,
+        index,
+        replication: b.replication,
+        heartbeat: b.heartbeat.0,
+        broker_timeout: b.broker_timeout.0,
+        replica_fetch_interval: b.replica_fetch_interval.0,
     }
 }
 

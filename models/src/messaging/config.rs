@@ -458,6 +458,10 @@ pub struct ProducerConfig {
     pub transport: Transport,
     /// Stop producing after this many messages (`None` = never). Default `None`.
     pub limit: Option<u64>,
+    /// The brokers of a replicated log cluster, in cluster order (`broker` among them):
+    /// a publish refused with "not the leader" goes to the leader named in the answer, one
+    /// whose send fails to the next broker. Default empty: `broker` only.
+    pub cluster: Vec<ComponentId>,
 }
 
 impl ProducerConfig {
@@ -476,6 +480,7 @@ impl ProducerConfig {
             size_bytes: 0,
             transport: Transport::Stream,
             limit: None,
+            cluster: Vec::new(),
         }
     }
     /// Checks every field against its documented range.
@@ -562,9 +567,31 @@ pub struct LogBrokerConfig {
     pub request_topic: u16,
     /// Transport. Default: the network's.
     pub transport: Transport,
+    /// Replication: every broker of the cluster in one fixed order, this one included.
+    /// Default empty: a standalone broker (no replicas).
+    pub cluster: Vec<ComponentId>,
+    /// This broker's index in `cluster` (ignored when standalone).
+    pub index: u16,
+    /// Copies of each partition, `1..=cluster.len()`; partition `g` (numbered across topics)
+    /// has its replicas on brokers `(g + i) mod n`, `i < replication`. Default 1.
+    pub replication: u16,
+    /// Brokers send each other heartbeats this often. Default 100 ms, `> 0`.
+    pub heartbeat: SimDuration,
+    /// A broker silent this long is declared dead: it leaves the in-sync replicas, and the
+    /// partitions it led fail over to the first live replica. Default 500 ms, `> heartbeat`.
+    pub broker_timeout: SimDuration,
+    /// Followers pull new records from their leaders this often (Kafka's replica fetcher):
+    /// records appended since a follower's last fetch are not yet replicated. Default 10 ms,
+    /// `> 0`.
+    pub replica_fetch_interval: SimDuration,
 }
 
 impl LogBrokerConfig {
+    /// Whether this broker is one of a replicated cluster.
+    pub fn clustered(&self) -> bool {
+        self.cluster.len() > 1
+    }
+
     /// A broker with the given topics and groups, defaults elsewhere.
     pub fn new(topics: Vec<TopicConfig>, groups: Vec<GroupConfig>) -> Self {
         LogBrokerConfig {
@@ -574,6 +601,12 @@ impl LogBrokerConfig {
             rebalance_pause: SimDuration::from_millis(500),
             request_topic: 0,
             transport: Transport::Stream,
+            cluster: Vec::new(),
+            index: 0,
+            replication: 1,
+            heartbeat: SimDuration::from_millis(100),
+            broker_timeout: SimDuration::from_millis(500),
+            replica_fetch_interval: SimDuration::from_millis(10),
         }
     }
     /// Checks every field against its documented range.
@@ -611,6 +644,46 @@ impl LogBrokerConfig {
         }
         if usize::from(self.request_topic) >= self.topics.len() {
             return Err(ConfigError::new("request_topic", "does not exist"));
+        }
+        let n = self.cluster.len().max(1);
+        if self.replication == 0 || usize::from(self.replication) > n {
+            return Err(ConfigError::new(
+                "replication",
+                format!(
+                    "is {}, but it must be 1 to the {n} brokers of the cluster",
+                    self.replication
+                ),
+            ));
+        }
+        if self.clustered() {
+            if usize::from(self.index) >= self.cluster.len() {
+                return Err(ConfigError::new("index", "is not a position in `cluster`"));
+            }
+            let total: usize = self.topics.iter().map(|t| usize::from(t.partitions)).sum();
+            if total > 64 {
+                return Err(ConfigError::new(
+                    "topics",
+                    format!("hold {total} partitions; a replicated cluster supports 64 in all"),
+                ));
+            }
+            if !self.groups.is_empty() {
+                return Err(ConfigError::new(
+                    "groups",
+                    "consumer groups are supported on standalone brokers only (no `cluster`)",
+                ));
+            }
+            if self.replica_fetch_interval.is_zero() {
+                return Err(ConfigError::new(
+                    "replica_fetch_interval",
+                    "is 0, but it must be > 0",
+                ));
+            }
+            if self.heartbeat.is_zero() || self.broker_timeout <= self.heartbeat {
+                return Err(ConfigError::new(
+                    "broker_timeout",
+                    "must be longer than `heartbeat`, which must be > 0",
+                ));
+            }
         }
         Ok(())
     }

@@ -8,25 +8,27 @@ use clustersim_engine::{
 };
 
 use super::config::{LogBrokerConfig, LogConsumerConfig};
+use super::replica::{CONFIRMED_EARLY, Peers, Repl, replicas_of};
 use super::routing::{assign_range, key_partition};
 use super::work::{Job, Workers};
 use super::{Msg as MMsg, Timer as MTimer};
 use crate::msg::{Response, Status};
 use crate::{Cluster, Msg, Timer};
 
+/// A stored record.
 #[derive(Clone, Copy, Debug)]
-struct LRec {
-    key: u32,
-    born: SimTime,
-    flags: u8,
+pub(super) struct LRec {
+    pub(super) key: u32,
+    pub(super) born: SimTime,
+    pub(super) flags: u8,
 }
 
-struct Partition {
-    log: VecDeque<LRec>,
+pub(super) struct Partition {
+    pub(super) log: VecDeque<LRec>,
     /// Offset of `log[0]`.
-    base: u64,
+    pub(super) base: u64,
     /// Log end offset (next offset to assign).
-    end: u64,
+    pub(super) end: u64,
     retention: usize,
 }
 
@@ -48,7 +50,7 @@ struct Group {
     lag: Vec<SeriesId>,
 }
 
-struct BrokerSeries {
+pub(super) struct BrokerSeries {
     arrivals: SeriesId,
     completed: SeriesId,
     rebalances: SeriesId,
@@ -57,16 +59,22 @@ struct BrokerSeries {
     redelivered: SeriesId,
     lag: SeriesId,
     rebalance: SeriesId,
+    pub(super) not_leader: SeriesId,
+    pub(super) failovers: SeriesId,
+    pub(super) lost_unreplicated: SeriesId,
 }
 
 /// A Kafka-style broker. See [`crate::messaging`].
 pub struct LogBroker {
-    cfg: LogBrokerConfig,
-    s: BrokerSeries,
+    pub(super) cfg: LogBrokerConfig,
+    pub(super) s: BrokerSeries,
     /// Global index of partition 0 of each topic.
     first: Vec<usize>,
-    parts: Vec<Partition>,
+    pub(super) parts: Vec<Partition>,
     groups: Vec<Group>,
+    /// Replication state per partition (empty for a standalone broker).
+    pub(super) repl: Vec<Repl>,
+    pub(super) peers: Peers,
 }
 
 impl LogBroker {
@@ -88,6 +96,9 @@ impl LogBroker {
             redelivered: m.counter(o, "redelivered"),
             lag: m.gauge(o, "lag"),
             rebalance: m.histogram(o, "rebalance_ns"),
+            not_leader: m.counter(o, "not_leader"),
+            failovers: m.counter(o, "failovers"),
+            lost_unreplicated: m.counter(o, "lost_unreplicated"),
         };
         let mut first = Vec::with_capacity(cfg.topics.len());
         let mut parts = Vec::new();
@@ -123,25 +134,56 @@ impl LogBroker {
                 }
             })
             .collect();
+        let n = cfg.cluster.len();
+        let repl = if cfg.clustered() {
+            (0..parts.len())
+                .map(|g| {
+                    let replicas = replicas_of(g, n, cfg.replication);
+                    Repl {
+                        leader: Some(replicas[0]),
+                        acked: vec![0; replicas.len()],
+                        replicas,
+                        base: 0,
+                        hw: 0,
+                        pending: VecDeque::new(),
+                    }
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let peers = Peers {
+            me: cfg.index,
+            last_seen: vec![SimTime::ZERO; n],
+            claims: vec![0; n],
+            quiet_until: SimTime::ZERO,
+        };
         LogBroker {
             cfg: cfg.clone(),
             s,
             first,
             parts,
             groups,
+            repl,
+            peers,
         }
     }
 
-    fn append(&mut self, cx: &mut Ctx<'_, Cluster>, topic: u16, p: u16, rec: LRec) -> u64 {
-        let gi = self.first[usize::from(topic)] + usize::from(p);
-        let part = &mut self.parts[gi];
-        let offset = part.end;
+    /// Appends `rec` to partition `g` (global index), applying retention.
+    pub(super) fn push_record(&mut self, g: usize, rec: LRec) {
+        let part = &mut self.parts[g];
         part.log.push_back(rec);
         part.end += 1;
         if part.log.len() > part.retention {
             part.log.pop_front();
             part.base += 1;
         }
+    }
+
+    fn append(&mut self, cx: &mut Ctx<'_, Cluster>, topic: u16, p: u16, rec: LRec) -> u64 {
+        let gi = self.first[usize::from(topic)] + usize::from(p);
+        let offset = self.parts[gi].end;
+        self.push_record(gi, rec);
         cx.count(self.s.arrivals, 1);
         for g in &self.groups {
             if g.topic == topic {
@@ -365,9 +407,22 @@ impl Component<Cluster> for LogBroker {
     fn on_start(&mut self, cx: &mut Ctx<'_, Cluster>) {
         let half = SimDuration::from_nanos(self.cfg.session_timeout.as_nanos() / 2 + 1);
         cx.set_timer(half, Timer::Messaging(MTimer::LivenessSweep));
+        if self.cfg.clustered() {
+            cx.set_timer(self.cfg.heartbeat, Timer::Messaging(MTimer::BrokerTick));
+            cx.set_timer(
+                self.cfg.replica_fetch_interval,
+                Timer::Messaging(MTimer::ReplicaFetch),
+            );
+        }
     }
 
     fn on_message(&mut self, cx: &mut Ctx<'_, Cluster>, from: ComponentId, msg: Msg) {
+        if let Msg::Messaging(m) = msg
+            && self.cfg.clustered()
+            && self.on_replication(cx, from, m)
+        {
+            return;
+        }
         match msg {
             Msg::Messaging(m) => match m {
                 MMsg::Publish {
@@ -383,6 +438,22 @@ impl Component<Cluster> for LogBroker {
                         .topics
                         .get(usize::from(dest))
                         .is_some_and(|t| route < t.partitions);
+                    if ok && self.cfg.clustered() {
+                        let g = self.first[usize::from(dest)] + usize::from(route);
+                        if !self.check_leader(cx, from, id, g) {
+                            return;
+                        }
+                        let acks = (flags >> 1).min(2);
+                        let early = if acks < 2 { CONFIRMED_EARLY } else { 0 };
+                        let rec = LRec {
+                            key,
+                            born,
+                            flags: (flags & super::POISON) | early,
+                        };
+                        let offset = self.append(cx, dest, route, rec);
+                        self.replicate(cx, g, offset, from, id, acks);
+                        return;
+                    }
                     let offset = if ok {
                         let rec = LRec {
                             key,
@@ -459,6 +530,8 @@ impl Component<Cluster> for LogBroker {
             Timer::Messaging(MTimer::Rebalance { group, generation }) => {
                 self.finish_rebalance(cx, group, generation);
             }
+            Timer::Messaging(MTimer::BrokerTick) => self.tick(cx),
+            Timer::Messaging(MTimer::ReplicaFetch) => self.fetch_tick(cx),
             _ => {}
         }
     }
@@ -472,9 +545,11 @@ impl Component<Cluster> for LogBroker {
             g.generation = g.generation.wrapping_add(1);
             g.assigned_generation = g.generation;
         }
+        self.repl_crash();
     }
 
     fn on_restart(&mut self, cx: &mut Ctx<'_, Cluster>) {
+        self.repl_restart(cx);
         self.restate_lag(cx);
         self.on_start(cx);
     }

@@ -25,6 +25,7 @@
 //!   coordinator: a join, a leave or a member silent for `session_timeout` starts a
 //!   rebalance that revokes every partition of the group at once (eager protocol) and hands
 //!   out the new range assignment after `rebalance_pause`.
+//!   A log broker may be one of a replicated **cluster** (see *Replication* below).
 //! * [`LogConsumer`] (`log_consumer`): joins a group, pulls each assigned partition
 //!   (`batch` records per fetch, `poll_interval` after an empty fetch), processes records one
 //!   at a time in offset order and commits after each batch. A failed record is retried in
@@ -78,11 +79,24 @@
 //! | log_broker | `lag` | gauge | total lag over all groups and partitions |
 //! | log_broker | `rebalances`, `commit_rejected`, `lost`, `redelivered` | counter | group rebalances / commits from a stale generation / records deleted by retention before a group read them / records fetched again by a group |
 //! | log_broker | `rebalance_ns` | histogram | rebalance start → assignment sent |
+//! | log_broker | `failovers`, `not_leader`, `lost_unreplicated` | counter | partitions taken over as leader / publishes refused as not the leader / records this broker confirmed with acks=0/1 and dropped when it rejoined as a follower (see *Replication* below) |
+//! | producer | `redirects` | counter | publishes re-sent to another broker (`NotLeader` hint, send failure) |
+//!
+//! # Replication
+//!
+//! A log broker with a `cluster` is one of several brokers sharing its topics with
+//! `replication` copies per partition: followers pull from leaders, the high watermark moves
+//! with the slowest live follower, `acks=all` confirms wait for it, a silent leader is
+//! replaced by the first live replica (unclean election) and a returning broker truncates to
+//! the new epoch, counting the confirmed records it drops as `lost_unreplicated`. Consumer
+//! groups are supported on standalone brokers only; group coordinator failover is not
+//! modelled.
 
 mod config;
 mod log;
 mod producer;
 mod queue;
+mod replica;
 pub mod routing;
 #[cfg(test)]
 mod tests;
@@ -225,6 +239,58 @@ pub enum Msg {
         /// Log end offset.
         end: u64,
     },
+    /// Broker → producer: this broker does not lead the partition of publish `id`.
+    NotLeader {
+        /// The publish's id.
+        id: u32,
+        /// Cluster index of the leader it knows, `u16::MAX` if none.
+        leader: u16,
+    },
+    /// Broker → broker: alive, leading these partitions (bit `g`: partition `g` numbered
+    /// across topics).
+    BrokerHeartbeat {
+        /// Partitions led.
+        leading: u64,
+    },
+    /// Leader → follower: one record of a `ReplicaFetch` answer, to append at `offset`.
+    Replica {
+        /// Partition, numbered across topics.
+        partition: u16,
+        /// Flags of the record.
+        flags: u8,
+        /// Offset.
+        offset: u64,
+        /// Produce time.
+        born: SimTime,
+        /// Key.
+        key: u32,
+    },
+    /// Follower → leader: my log of `partition` ends at `end` (sent after a fetch answer, so
+    /// the high watermark advances without waiting for the next fetch).
+    ReplicaAck {
+        /// Partition, numbered across topics.
+        partition: u16,
+        /// Log end offset.
+        end: u64,
+    },
+    /// Follower → leader: send me `partition` from `from`; I follow the epoch that started at
+    /// offset `base`.
+    ReplicaFetch {
+        /// Partition, numbered across topics.
+        partition: u16,
+        /// First offset wanted.
+        from: u64,
+        /// Start offset of the leader epoch the follower knows.
+        base: u64,
+    },
+    /// Leader → follower: the current epoch started at `base`: drop anything at or beyond it
+    /// that came from an older epoch, then fetch again.
+    Resync {
+        /// Partition, numbered across topics.
+        partition: u16,
+        /// Start offset of the current epoch.
+        base: u64,
+    },
     /// Log consumer → broker: the group has processed `partition` up to `offset`
     /// (exclusive).
     Commit {
@@ -301,6 +367,10 @@ pub enum Timer {
         /// Partition.
         partition: u16,
     },
+    /// Log broker: send heartbeats, check peers, elect leaders.
+    BrokerTick,
+    /// Log broker (follower): pull new records from the leaders.
+    ReplicaFetch,
 }
 
 impl StableHash for Msg {
@@ -407,6 +477,48 @@ impl StableHash for Msg {
                 h.write_u64(next);
                 h.write_u64(end);
             }
+            Msg::NotLeader { id, leader } => {
+                h.write_u64(14);
+                h.write_u64((u64::from(id) << 16) | u64::from(leader));
+            }
+            Msg::BrokerHeartbeat { leading } => {
+                h.write_u64(15);
+                h.write_u64(leading);
+            }
+            Msg::Replica {
+                partition,
+                flags,
+                offset,
+                born,
+                key,
+            } => {
+                h.write_u64(16);
+                h.write_u64(
+                    (u64::from(partition) << 40) | (u64::from(flags) << 32) | u64::from(key),
+                );
+                h.write_u64(offset);
+                h.write_u64(born.as_nanos());
+            }
+            Msg::ReplicaAck { partition, end } => {
+                h.write_u64(17);
+                h.write_u64(u64::from(partition));
+                h.write_u64(end);
+            }
+            Msg::ReplicaFetch {
+                partition,
+                from,
+                base,
+            } => {
+                h.write_u64(18);
+                h.write_u64(u64::from(partition));
+                h.write_u64(from);
+                h.write_u64(base);
+            }
+            Msg::Resync { partition, base } => {
+                h.write_u64(19);
+                h.write_u64(u64::from(partition));
+                h.write_u64(base);
+            }
             Msg::Commit {
                 group,
                 partition,
@@ -465,6 +577,8 @@ impl StableHash for Timer {
                 h.write_u64(12);
                 h.write_u64(u64::from(partition));
             }
+            Timer::BrokerTick => h.write_u64(13),
+            Timer::ReplicaFetch => h.write_u64(14),
         }
     }
 }
@@ -491,7 +605,10 @@ impl MessagingConfig {
     pub fn targets(&self) -> Vec<ComponentId> {
         let mut out = Vec::new();
         match self {
-            MessagingConfig::Producer(c) => out.push(c.broker),
+            MessagingConfig::Producer(c) => {
+                out.push(c.broker);
+                out.extend(c.cluster.iter().filter(|b| **b != c.broker));
+            }
             MessagingConfig::QueueConsumer(c) => {
                 out.push(c.broker);
                 out.extend(c.work.call);

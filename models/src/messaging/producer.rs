@@ -20,6 +20,8 @@ struct Pending {
     flags: u8,
     sent_at: SimTime,
     done: bool,
+    dest: u16,
+    route: u16,
 }
 
 struct Series {
@@ -29,6 +31,7 @@ struct Series {
     rejected: SeriesId,
     dropped: SeriesId,
     timeouts: SeriesId,
+    redirects: SeriesId,
     buffered: SeriesId,
     latency: SeriesId,
 }
@@ -48,6 +51,10 @@ pub struct Producer {
     created: u64,
     next_partition: u16,
     sweeping: bool,
+    /// Brokers publishes may go to: `cfg.cluster`, or just `cfg.broker`.
+    brokers: Vec<ComponentId>,
+    /// Per partition, the index in `brokers` of the leader believed.
+    leader_of: Vec<u16>,
 }
 
 impl Producer {
@@ -67,6 +74,7 @@ impl Producer {
             rejected: m.counter(o, "rejected"),
             dropped: m.counter(o, "dropped"),
             timeouts: m.counter(o, "timeouts"),
+            redirects: m.counter(o, "redirects"),
             buffered: m.gauge(o, "buffered"),
             latency: m.histogram(o, "latency_ns"),
         };
@@ -81,7 +89,64 @@ impl Producer {
             created: 0,
             next_partition: 0,
             sweeping: false,
+            brokers: if cfg.cluster.is_empty() {
+                vec![cfg.broker]
+            } else {
+                cfg.cluster.clone()
+            },
+            leader_of: Vec::new(),
         }
+        .with_leaders()
+    }
+
+    fn with_leaders(mut self) -> Producer {
+        let first = self
+            .brokers
+            .iter()
+            .position(|b| *b == self.cfg.broker)
+            .unwrap_or(0) as u16;
+        self.leader_of = vec![first; usize::from(super::config::MAX_PARTITIONS)];
+        self
+    }
+
+    /// (Re)sends publish `id`: topics go to the partition's believed leader.
+    fn transmit(&self, cx: &mut Ctx<'_, Cluster>, id: u32, p: &Pending) {
+        let to = match self.cfg.destination {
+            Destination::Topic { .. } => {
+                self.brokers[usize::from(self.leader_of[usize::from(p.route)]) % self.brokers.len()]
+            }
+            Destination::Exchange { .. } => self.cfg.broker,
+        };
+        let msg = Msg::Messaging(MMsg::Publish {
+            id,
+            key: p.key,
+            born: p.born,
+            dest: p.dest,
+            route: p.route,
+            flags: p.flags,
+        });
+        cx.send_with(to, msg, self.cfg.transport, self.cfg.size_bytes);
+    }
+
+    /// Publish `id` went to a broker that is not (or no longer) reachable or the leader:
+    /// try `hint` (a cluster index), or the next broker, unless it already timed out.
+    fn redirect(&mut self, cx: &mut Ctx<'_, Cluster>, id: u32, hint: Option<u16>) -> bool {
+        let i = id.wrapping_sub(self.base_id) as usize;
+        let Some(p) = self.inflight.get(i).copied() else {
+            return false;
+        };
+        if p.done || self.brokers.len() < 2 {
+            return false;
+        }
+        let n = self.brokers.len() as u16;
+        let slot = &mut self.leader_of[usize::from(p.route)];
+        *slot = match hint {
+            Some(h) if h < n => h,
+            _ => (*slot + 1) % n,
+        };
+        cx.count(self.s.redirects, 1);
+        self.transmit(cx, id, &p);
+        true
     }
 
     fn gap(&self, cx: &mut Ctx<'_, Cluster>) -> SimDuration {
@@ -138,27 +203,15 @@ impl Producer {
     fn send(&mut self, cx: &mut Ctx<'_, Cluster>, mut p: Pending) {
         let (dest, route) = self.address(cx, p.key);
         let acks = self.acks();
-        let flags = p.flags
-            | match acks {
-                Acks::None => 0,
-                Acks::Leader => 2,
-                Acks::All => 4,
-            };
+        p.flags |= match acks {
+            Acks::None => 0,
+            Acks::Leader => 2,
+            Acks::All => 4,
+        };
+        p.dest = dest;
+        p.route = route;
         let id = self.base_id.wrapping_add(self.inflight.len() as u32);
-        let msg = Msg::Messaging(MMsg::Publish {
-            id,
-            key: p.key,
-            born: p.born,
-            dest,
-            route,
-            flags,
-        });
-        cx.send_with(
-            self.cfg.broker,
-            msg,
-            self.cfg.transport,
-            self.cfg.size_bytes,
-        );
+        self.transmit(cx, id, &p);
         if acks == Acks::None {
             cx.count(self.s.ok, 1);
             cx.record(self.s.latency, cx.now().saturating_since(p.born).as_nanos());
@@ -201,6 +254,8 @@ impl Producer {
             flags: if poison { POISON } else { 0 },
             sent_at: cx.now(),
             done: false,
+            dest: 0,
+            route: 0,
         };
         if self.outstanding < self.cfg.max_in_flight && self.buffer.is_empty() {
             self.send(cx, p);
@@ -234,8 +289,17 @@ impl Component<Cluster> for Producer {
     }
 
     fn on_message(&mut self, cx: &mut Ctx<'_, Cluster>, _from: ComponentId, msg: Msg) {
-        let Msg::Messaging(MMsg::Confirm { id, ok, .. }) = msg else {
-            return;
+        let (id, ok) = match msg {
+            Msg::Messaging(MMsg::Confirm { id, ok, .. }) => (id, ok),
+            Msg::Messaging(MMsg::NotLeader { id, leader }) => {
+                // No leader known (an election is under way): the publish fails, as a
+                // producer without retries would see it.
+                if leader != u16::MAX && self.redirect(cx, id, Some(leader)) {
+                    return;
+                }
+                (id, false)
+            }
+            _ => return,
         };
         let Some(p) = self.settle(id) else {
             return; // Already timed out.
@@ -299,6 +363,9 @@ impl Component<Cluster> for Producer {
         if let Msg::Messaging(MMsg::Publish { id, .. }) = msg {
             if self.acks() == Acks::None {
                 return; // Counted ok at send: fire and forget never learns.
+            }
+            if self.redirect(cx, id, None) {
+                return;
             }
             if self.settle(id).is_some() {
                 cx.count(self.s.failed, 1);

@@ -355,3 +355,86 @@ fn consumer_group_keeps_order_and_survives_a_crash() {
     );
     assert_eq!(sum(&r, 2..5, "ordering_violations"), 0);
 }
+
+/// Leader failover on a 3-broker cluster (replication 3, 10 ms one-way latency): broker 0
+/// leads partition 0 and crashes at 2 s, restarts at 4 s. The first live replica takes over
+/// after the 500 ms broker timeout. With acks=1 the records broker 0 had confirmed but not yet
+/// replicated (≈ rate per partition × replication delay ≈ 1000/s × 10 ms) are gone: counted
+/// as `lost_unreplicated` when it rejoins and truncates. With acks=all nothing confirmed is
+/// lost, at the price of a replication round trip in the publish latency.
+#[test]
+fn leader_failover_loses_unreplicated_records_only_with_acks_1() {
+    let run = |acks: Acks| {
+        let mut w = World::new(77);
+        *w.b.network() = clustersim_engine::NetworkConfig {
+            intra_region: clustersim_engine::LinkSpec::with_latency(Dist::constant(1e7).unwrap()),
+            ..Default::default()
+        };
+        let cluster: Vec<ComponentId> = (0..3).map(ComponentId).collect();
+        for i in 0..3u16 {
+            let mut b = LogBrokerConfig::new(
+                vec![TopicConfig {
+                    partitions: 3,
+                    retention: 1_000_000,
+                }],
+                vec![],
+            );
+            b.cluster = cluster.clone();
+            b.index = i;
+            b.replication = 3;
+            w.add(&format!("b{i}"), msg(MessagingConfig::LogBroker(b)));
+        }
+        let topic = Destination::Topic {
+            topic: 0,
+            partitions: 3,
+            partitioner: Partitioner::RoundRobin,
+            acks,
+        };
+        let mut p = ProducerConfig::new(ComponentId(0), topic, 3000.0);
+        p.cluster = cluster.clone();
+        let prod = w.add("producer", msg(MessagingConfig::Producer(p)));
+        w.crash_between(ComponentId(0), secs(2), secs(4));
+        let r = w.run(secs(0), secs(6), None);
+        let lost: u64 = (0..3)
+            .map(|i| counter(&r, ComponentId(i), "lost_unreplicated"))
+            .sum();
+        let failovers: u64 = (0..3)
+            .map(|i| counter(&r, ComponentId(i), "failovers"))
+            .sum();
+        let (req, ok, failed) = (
+            counter(&r, prod, "requests"),
+            counter(&r, prod, "ok"),
+            counter(&r, prod, "failed"),
+        );
+        let lat = hist_mean(&r, prod, "latency_ns") / 1e6;
+        eprintln!(
+            "{acks:?}: lost {lost}, failovers {failovers}, requests {req}, ok {ok}, failed {failed}, mean publish latency {lat:.1} ms"
+        );
+        (lost, failovers, req, ok, failed, lat)
+    };
+    let (lost1, f1, req1, ok1, failed1, lat1) = run(Acks::Leader);
+    let (lost_all, f_all, req_all, ok_all, failed_all, lat_all) = run(Acks::All);
+    assert_eq!(f1, 1, "partition 0 fails over once");
+    assert_eq!(f_all, 1);
+    assert!(
+        (3..=40).contains(&lost1),
+        "acks=1 loses about 10 records, lost {lost1}"
+    );
+    assert_eq!(lost_all, 0, "acks=all never loses a confirmed record");
+    // Every publish is confirmed, refused or timed out, but those of the last ≈ 100 ms
+    // (3000/s × at most 100 ms of publish latency) that are still in flight at the end.
+    assert!(req1 - ok1 - failed1 < 300 && req_all - ok_all - failed_all < 300);
+    // acks=1 publishes caught by the crash are redirected to the new leader; acks=all ones
+    // waiting at the dead leader for replication time out.
+    assert!(
+        failed_all > 0,
+        "acks=all publishes pending at the dead leader fail"
+    );
+    assert!(failed1 <= failed_all);
+    // acks=1: one round trip to the leader (20 ms, plus redirects during the failover);
+    // acks=all adds the followers' fetch interval and round trip.
+    assert!(
+        lat1 < 35.0 && lat_all > lat1 + 20.0,
+        "publish latency {lat1} vs {lat_all} ms"
+    );
+}
