@@ -160,17 +160,15 @@ fn split(key: &str) -> Result<Vec<&str>, String> {
     Ok(words)
 }
 
-fn retry(cx: &mut Ctx, path: &str, r: &rm::Retry) -> RetryConfig {
-    let c = RetryConfig {
+/// The retry policy; its ranges are checked by the model's `validate` (reported once, at
+/// the same path).
+fn retry(r: &rm::Retry) -> RetryConfig {
+    RetryConfig {
         max_attempts: r.max_attempts,
         backoff: r.backoff.0,
         multiplier: r.multiplier,
         backoff_max: r.backoff_max.0,
-    };
-    if let Err(e) = c.validate("retry") {
-        cx.err(format!("{path}.{}", e.field), e.problem);
     }
-    c
 }
 
 fn producer(
@@ -354,7 +352,7 @@ fn queue_broker(
                     rm::OnFull::Block => FullPolicy::Block,
                     rm::OnFull::DropOldest => FullPolicy::DropOldest,
                 },
-                retry: retry(cx, &format!("{qp}.retry"), &q.retry),
+                retry: retry(&q.retry),
                 dead_letter: q
                     .dead_letter
                     .as_ref()
@@ -654,7 +652,7 @@ fn log_consumer(
         poll_interval: c.poll_interval.0,
         work,
         failure: LogFailureConfig {
-            retry: retry(cx, &format!("{path}.retry"), &c.retry),
+            retry: retry(&c.retry),
             dead_letter,
         },
         heartbeat: c.heartbeat.0,

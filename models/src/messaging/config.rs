@@ -775,7 +775,15 @@ impl LogConsumerConfig {
                 "must be later than `start_after`",
             ));
         }
-        self.failure.retry.validate("failure.retry")?;
+        if self.work.workers != 1 {
+            return Err(ConfigError::new(
+                "workers",
+                "must be 1: a log consumer processes its records one at a time, in offset order \
+                 (scale with more consumers in the group)",
+            ));
+        }
+        // Reported as `retry`, the field's name in scenario files.
+        self.failure.retry.validate("retry")?;
         self.work.validate()
     }
 }
