@@ -291,10 +291,15 @@ impl LogBroker {
         else {
             return;
         };
-        self.seen(cx, g, from);
+        let now = cx.now();
         let Some(grp) = self.groups.get_mut(usize::from(g)) else {
             return;
         };
+        // A fetch proves a member alive but never makes one: a consumer that just left may
+        // still have fetches in flight.
+        if let Some(m) = grp.members.iter_mut().find(|m| m.id == from) {
+            m.last_seen = now;
+        }
         let pi = usize::from(p);
         if pi >= grp.owner.len() {
             return;
