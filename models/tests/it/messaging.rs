@@ -486,3 +486,104 @@ fn a_consumer_leaving_cleanly_rebalances_once() {
     );
     assert_eq!(sum(&r, 2..4, "ordering_violations"), 0);
 }
+
+/// Full-queue policies end to end: a producer at 500/s into a 20-message queue drained at
+/// ≈ 250/s. `Reject`: the producer sees negative confirms; `Block`: nothing is refused, the
+/// producer's window fills (max_in_flight 5) and messages wait in its buffer, so the
+/// consumer still gets every message; `DropOldest`: everything is confirmed but the broker
+/// evicts, so the consumer processes fewer than were produced.
+#[test]
+fn full_queue_policies_reject_block_or_drop() {
+    let run = |policy: FullPolicy| {
+        let mut q = QueueConfig::new();
+        q.capacity = Some(20);
+        q.on_full = policy;
+        let mut c = QueueConsumerConfig::new(ComponentId(1), 0, Dist::constant(4e6).unwrap());
+        c.prefetch = 1;
+        let mut w = World::new(41);
+        let mut p = ProducerConfig::new(ComponentId(1), to_queue(), 500.0);
+        p.limit = Some(1000);
+        p.max_in_flight = 5;
+        w.add("producer", msg(MessagingConfig::Producer(p)));
+        w.add("broker", msg(MessagingConfig::QueueBroker(broker(q))));
+        w.add("consumer", msg(MessagingConfig::QueueConsumer(c)));
+        w.run(secs(0), secs(8), None)
+    };
+    let (p, b, c) = (ComponentId(0), ComponentId(1), ComponentId(2));
+    let r = run(FullPolicy::Reject);
+    let rejected = counter(&r, p, "rejected");
+    assert!(rejected > 300, "rejected {rejected}");
+    assert_eq!(counter(&r, b, "rejected"), rejected);
+    assert_eq!(counter(&r, c, "completed") + rejected, 1000);
+
+    let r = run(FullPolicy::Block);
+    assert_eq!(counter(&r, p, "rejected") + counter(&r, p, "dropped"), 0);
+    assert_eq!(
+        counter(&r, c, "completed"),
+        1000,
+        "blocked, not lost: 1000 × 4 ms < 8 s"
+    );
+    let buffered = r
+        .metrics
+        .series
+        .iter()
+        .position(|s| s.owner == Some(p) && s.name == "buffered")
+        .unwrap();
+    match &r.metrics.totals[buffered] {
+        clustersim_engine::SeriesTotal::Gauge { max, .. } => {
+            assert!(*max > 100, "buffer max {max}")
+        }
+        _ => unreachable!(),
+    }
+
+    let r = run(FullPolicy::DropOldest);
+    let dropped = counter(&r, b, "dropped_oldest");
+    assert_eq!(counter(&r, p, "ok"), 1000);
+    assert!(dropped > 300, "dropped {dropped}");
+    assert_eq!(counter(&r, c, "completed") + dropped, 1000);
+}
+
+/// Publish-subscribe: a fanout exchange bound to three queues gives every subscriber every
+/// message; point-to-point: two consumers of one queue share the messages, each once. And an
+/// at-least-once consumer crash: its unacknowledged messages go back to the queue and the
+/// other consumer processes them (redeliveries), nothing lost, nothing twice.
+#[test]
+fn pub_sub_fans_out_and_point_to_point_shares() {
+    let mut w = World::new(43);
+    let mut b = QueueBrokerConfig::new();
+    b.queues = vec![QueueConfig::new(), QueueConfig::new(), QueueConfig::new()];
+    b.exchanges = vec![ExchangeConfig {
+        kind: ExchangeKind::Fanout,
+        bindings: (0..3)
+            .map(|q| Binding {
+                queue: q,
+                pattern: Vec::new(),
+            })
+            .collect(),
+    }];
+    b.routing_keys = vec![Vec::new()];
+    let mut p = ProducerConfig::new(ComponentId(1), to_queue(), 1000.0);
+    p.limit = Some(4000);
+    w.add("producer", msg(MessagingConfig::Producer(p)));
+    w.add("broker", msg(MessagingConfig::QueueBroker(b)));
+    // Subscribers of queues 1 and 2; queue 0 has two competing consumers.
+    for (name, q) in [("sub1", 1u16), ("sub2", 2), ("p2p_a", 0), ("p2p_b", 0)] {
+        let mut c = QueueConsumerConfig::new(ComponentId(1), q, Dist::exponential(1e6).unwrap());
+        c.work.workers = 2;
+        w.add(name, msg(MessagingConfig::QueueConsumer(c)));
+    }
+    w.crash_between(ComponentId(5), secs(2), secs(20));
+    let r = w.run(secs(0), secs(10), None);
+    assert_eq!(counter(&r, ComponentId(2), "completed"), 4000);
+    assert_eq!(counter(&r, ComponentId(3), "completed"), 4000);
+    let (a, bb) = (
+        counter(&r, ComponentId(4), "completed"),
+        counter(&r, ComponentId(5), "completed"),
+    );
+    assert_eq!(a + bb, 4000, "shared, each once: {a} + {bb}");
+    assert!(bb > 500 && a > bb, "p2p_b crashed at 2 s: {a} vs {bb}");
+    let broker_id = ComponentId(1);
+    assert!(counter(&r, broker_id, "redeliveries") > 0);
+    assert_eq!(counter(&r, broker_id, "duplicates"), 0);
+    assert_eq!(counter(&r, broker_id, "completed"), 12_000);
+}
