@@ -168,6 +168,9 @@ pub struct Producer {
     /// Stop after this many messages. Default: never.
     #[serde(default)]
     pub limit: Option<u64>,
+    /// Wait before following a leader hint to a broker that just failed. Default `"100ms"`.
+    #[serde(default = "hundred_ms")]
+    pub retry_backoff: Duration,
     /// Transport. Default: the network's default.
     #[serde(default)]
     pub transport: Option<Transport>,

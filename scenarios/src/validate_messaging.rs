@@ -289,6 +289,7 @@ fn producer(
         transport: p.transport.map(transport).unwrap_or(cx.default_transport),
         limit: p.limit,
         cluster,
+        retry_backoff: p.retry_backoff.0,
     }
 }
 

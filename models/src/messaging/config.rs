@@ -462,6 +462,9 @@ pub struct ProducerConfig {
     /// a publish refused with "not the leader" goes to the leader named in the answer, one
     /// whose send fails to the next broker. Default empty: `broker` only.
     pub cluster: Vec<ComponentId>,
+    /// A hint pointing at a broker whose send just failed is followed only after this
+    /// backoff (Kafka's `retry.backoff.ms`). Default 100 ms, `> 0`.
+    pub retry_backoff: SimDuration,
 }
 
 impl ProducerConfig {
@@ -481,6 +484,7 @@ impl ProducerConfig {
             transport: Transport::Stream,
             limit: None,
             cluster: Vec::new(),
+            retry_backoff: SimDuration::from_millis(100),
         }
     }
     /// Checks every field against its documented range.

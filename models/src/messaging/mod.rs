@@ -371,6 +371,8 @@ pub enum Timer {
     BrokerTick,
     /// Log broker (follower): pull new records from the leaders.
     ReplicaFetch,
+    /// Producer: re-send publishes parked by the retry backoff.
+    Resend,
 }
 
 impl StableHash for Msg {
@@ -579,6 +581,7 @@ impl StableHash for Timer {
             }
             Timer::BrokerTick => h.write_u64(13),
             Timer::ReplicaFetch => h.write_u64(14),
+            Timer::Resend => h.write_u64(15),
         }
     }
 }

@@ -55,6 +55,11 @@ pub struct Producer {
     brokers: Vec<ComponentId>,
     /// Per partition, the index in `brokers` of the leader believed.
     leader_of: Vec<u16>,
+    /// Per broker: a send to it failed; do not follow hints to it before this instant.
+    suspect_until: Vec<SimTime>,
+    /// Publishes waiting for `retry_backoff` before being re-sent.
+    parked: Vec<u32>,
+    resending: bool,
 }
 
 impl Producer {
@@ -95,6 +100,9 @@ impl Producer {
                 cfg.cluster.clone()
             },
             leader_of: Vec::new(),
+            suspect_until: Vec::new(),
+            parked: Vec::new(),
+            resending: false,
         }
         .with_leaders()
     }
@@ -106,6 +114,7 @@ impl Producer {
             .position(|b| *b == self.cfg.broker)
             .unwrap_or(0) as u16;
         self.leader_of = vec![first; usize::from(super::config::MAX_PARTITIONS)];
+        self.suspect_until = vec![SimTime::ZERO; self.brokers.len()];
         self
     }
 
@@ -139,14 +148,46 @@ impl Producer {
             return false;
         }
         let n = self.brokers.len() as u16;
+        let now = cx.now();
         let slot = &mut self.leader_of[usize::from(p.route)];
         *slot = match hint {
             Some(h) if h < n => h,
             _ => (*slot + 1) % n,
         };
         cx.count(self.s.redirects, 1);
-        self.transmit(cx, id, &p);
+        if now < self.suspect_until[usize::from(*slot)] {
+            // Pointed back at a broker that just failed (the cluster has not noticed yet):
+            // retry after `retry_backoff`, like Kafka's `retry.backoff.ms`.
+            self.parked.push(id);
+            if !self.resending {
+                self.resending = true;
+                cx.set_timer(self.cfg.retry_backoff, Timer::Messaging(MTimer::Resend));
+            }
+        } else {
+            self.transmit(cx, id, &p);
+        }
         true
+    }
+
+    /// Re-sends the parked publishes still outstanding, skipping suspect brokers.
+    fn resend(&mut self, cx: &mut Ctx<'_, Cluster>) {
+        self.resending = false;
+        let now = cx.now();
+        let n = self.brokers.len() as u16;
+        for id in std::mem::take(&mut self.parked) {
+            let i = id.wrapping_sub(self.base_id) as usize;
+            let Some(p) = self.inflight.get(i).copied() else {
+                continue;
+            };
+            if p.done {
+                continue;
+            }
+            let slot = &mut self.leader_of[usize::from(p.route)];
+            if now < self.suspect_until[usize::from(*slot)] {
+                *slot = (*slot + 1) % n;
+            }
+            self.transmit(cx, id, &p);
+        }
     }
 
     fn gap(&self, cx: &mut Ctx<'_, Cluster>) -> SimDuration {
@@ -324,6 +365,7 @@ impl Component<Cluster> for Producer {
                 let gap = self.gap(cx);
                 cx.set_timer(gap, Timer::Messaging(MTimer::Produce));
             }
+            Timer::Messaging(MTimer::Resend) => self.resend(cx),
             Timer::Messaging(MTimer::ConfirmSweep) => {
                 let now = cx.now();
                 let limit = self.cfg.confirm_timeout;
@@ -356,13 +398,16 @@ impl Component<Cluster> for Producer {
     fn on_send_failed(
         &mut self,
         cx: &mut Ctx<'_, Cluster>,
-        _to: ComponentId,
+        to: ComponentId,
         msg: Msg,
         _cause: DropCause,
     ) {
         if let Msg::Messaging(MMsg::Publish { id, .. }) = msg {
             if self.acks() == Acks::None {
                 return; // Counted ok at send: fire and forget never learns.
+            }
+            if let Some(b) = self.brokers.iter().position(|b| *b == to) {
+                self.suspect_until[b] = cx.now() + self.cfg.retry_backoff;
             }
             if self.redirect(cx, id, None) {
                 return;
@@ -380,5 +425,7 @@ impl Component<Cluster> for Producer {
         self.buffer.clear();
         self.outstanding = 0;
         self.sweeping = false;
+        self.parked.clear();
+        self.resending = false;
     }
 }
