@@ -489,4 +489,7 @@ pub struct LogConsumer {
     /// Transport. Default: the network's default.
     #[serde(default)]
     pub transport: Option<Transport>,
+    /// Keys `0..label_keys` get an `ordering_violations@key=K` series. Default 8.
+    #[serde(default = "label_keys")]
+    pub label_keys: u32,
 }

@@ -660,5 +660,6 @@ fn log_consumer(
         start_after: c.start_after.0,
         leave_after: c.leave_after.map(|d| d.0),
         transport: c.transport.map(transport).unwrap_or(cx.default_transport),
+        label_keys: c.label_keys,
     }
 }

@@ -731,6 +731,8 @@ pub struct LogConsumerConfig {
     pub leave_after: Option<SimDuration>,
     /// Transport. Default: the network's.
     pub transport: Transport,
+    /// Keys `0..label_keys` get their own `ordering_violations@key=K` series. Default 8.
+    pub label_keys: u32,
 }
 
 impl LogConsumerConfig {
@@ -758,6 +760,7 @@ impl LogConsumerConfig {
             start_after: SimDuration::ZERO,
             leave_after: None,
             transport: Transport::Stream,
+            label_keys: 8,
         }
     }
     /// Checks every field against its documented range.

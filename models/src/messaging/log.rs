@@ -583,6 +583,7 @@ struct ConsumerSeries {
     errors: SeriesId,
     dead_lettered: SeriesId,
     violations: SeriesId,
+    violations_key: Vec<SeriesId>,
     duplicates: SeriesId,
     latency: SeriesId,
     rebalance_wait: SeriesId,
@@ -625,6 +626,9 @@ impl LogConsumer {
             errors: m.counter(o, "errors"),
             dead_lettered: m.counter(o, "dead_lettered"),
             violations: m.counter(o, "ordering_violations"),
+            violations_key: (0..cfg.label_keys)
+                .map(|k| m.counter(o, &format!("ordering_violations@key={k}")))
+                .collect(),
             duplicates: m.counter(o, "duplicates"),
             latency: m.histogram(o, "latency_ns"),
             rebalance_wait: m.histogram(o, "rebalance_wait_ns"),
@@ -745,6 +749,9 @@ impl LogConsumer {
             let prev = self.last.insert(job.key, (p as u16, offset));
             if prev.is_some_and(|(pp, po)| pp as usize == p && po > offset) {
                 cx.count(self.s.violations, 1);
+                if let Some(&k) = self.s.violations_key.get(job.key as usize) {
+                    cx.count(k, 1);
+                }
             }
             true
         } else {

@@ -70,7 +70,7 @@
 //! | queue_consumer, log_consumer | `latency_ns` | histogram | **end to end**: produced → processed |
 //! | queue_consumer, log_consumer | `busy`, `servers`, `queue_len` | gauge | busy workers, workers, messages waiting in the consumer |
 //! | queue_consumer | `lost` | counter | at-most-once messages lost: failed, or in the consumer when it crashed (counted at restart) |
-//! | log_consumer | `dead_lettered`, `ordering_violations` | counter | records skipped after their last attempt / per-key offset regressions |
+//! | log_consumer | `dead_lettered`, `ordering_violations` (and `@key=K` for `K < label_keys`) | counter | records skipped after their last attempt / per-key offset regressions |
 //! | log_consumer | `duplicates` | counter | records processed but not committed when the consumer crashed, which the next owner processes again (counted at restart) |
 //! | log_consumer | `rebalance_wait_ns` | histogram | partitions revoked → new assignment received |
 //! | log_broker | `arrivals` | counter | records appended |
