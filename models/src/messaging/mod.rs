@@ -38,6 +38,14 @@
 //! anything that can call a service can publish. A consumer's work may call a downstream
 //! component with a generic request.
 //!
+//! # Limits of the model
+//!
+//! Brokers spend no CPU time: publishes, deliveries, fetches and commits are handled the
+//! instant they arrive (network latency, loss and bandwidth still apply), so a broker is never
+//! the bottleneck; put a service in front of it to model one. Queue brokers hold their
+//! messages durably across a crash (persistent messages), not their connections. Producers
+//! do not retry a timed-out publish (no producer-side duplicates).
+//!
 //! # Message identity and checkers
 //!
 //! The broker stores message bodies; the wire carries compact references (every [`Msg`] is
