@@ -85,6 +85,13 @@ pub const PLUGINS: &[(&str, &str, &str)] = &[
         "The table POSTs create rows in; counts duplicate side effects.",
         r#"Pattern(ResourceDb())"#,
     ),
+    (
+        "Messaging",
+        "Asynchronous messaging: Producer, QueueBroker (RabbitMQ-style exchanges, queues, retries, \
+         dead letters), QueueConsumer, LogBroker (Kafka-style partitions, consumer groups), \
+         LogConsumer. Example: a queue broker with one queue.",
+        r#"Messaging(QueueBroker(queues: [(name: "jobs")]))"#,
+    ),
 ];
 
 /// The text of `clustersim list`.

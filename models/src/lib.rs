@@ -61,6 +61,7 @@ pub mod cache;
 pub mod comm;
 mod error;
 pub mod load_balancer;
+pub mod messaging;
 pub mod msg;
 pub mod patterns;
 pub mod queueing;

@@ -21,7 +21,9 @@
 
 use clustersim_engine::{StableHash, StableHasher};
 
-use crate::{cache, comm, load_balancer, patterns, rate_limiter, service, sharding, workload};
+use crate::{
+    cache, comm, load_balancer, messaging, patterns, rate_limiter, service, sharding, workload,
+};
 
 /// Every message a model can send.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,6 +54,8 @@ pub enum Msg {
     /// Microservice-pattern traffic: saga events, CQRS events, idempotency key store
     /// ([`crate::patterns`]).
     Pattern(patterns::Msg),
+    /// Producers, brokers and consumers of asynchronous messaging ([`crate::messaging`]).
+    Messaging(messaging::Msg),
 }
 
 /// A generic request.
@@ -143,6 +147,8 @@ pub enum Timer {
     Shard(sharding::Timer),
     /// Timers of the microservice patterns ([`crate::patterns`]).
     Pattern(patterns::Timer),
+    /// Timers of the messaging components ([`crate::messaging`]).
+    Messaging(messaging::Timer),
 }
 
 const _: () = assert!(size_of::<Msg>() <= 48);
@@ -263,6 +269,10 @@ impl StableHash for Msg {
                 h.write_u64(103);
                 m.stable_hash(h);
             }
+            Msg::Messaging(m) => {
+                h.write_u64(104);
+                m.stable_hash(h);
+            }
         }
     }
 }
@@ -300,6 +310,10 @@ impl StableHash for Timer {
             }
             Timer::Pattern(t) => {
                 h.write_u64(103);
+                t.stable_hash(h);
+            }
+            Timer::Messaging(t) => {
+                h.write_u64(104);
                 t.stable_hash(h);
             }
         }

@@ -10,6 +10,7 @@ use crate::cache::{Cache, CacheConfig};
 use crate::comm::CommConfig;
 use crate::error::ConfigError;
 use crate::load_balancer::{LoadBalancer, LoadBalancerConfig};
+use crate::messaging::MessagingConfig;
 use crate::patterns::PatternConfig;
 use crate::rate_limiter::{CounterStore, CounterStoreConfig, RateLimiter, RateLimiterConfig};
 use crate::service::{Service, ServiceConfig};
@@ -43,6 +44,8 @@ pub enum ComponentConfig {
     /// strangler router, idempotent client, server, key store or resource table
     /// ([`crate::patterns`]).
     Pattern(PatternConfig),
+    /// A producer, broker or consumer of asynchronous messaging ([`crate::messaging`]).
+    Messaging(MessagingConfig),
 }
 
 impl ComponentConfig {
@@ -76,6 +79,7 @@ impl ComponentConfig {
             ComponentConfig::RateLimiter(c) => c.targets(),
             ComponentConfig::CounterStore(_) => Vec::new(),
             ComponentConfig::Pattern(c) => c.targets(),
+            ComponentConfig::Messaging(c) => c.targets(),
         }
     }
 
@@ -92,6 +96,7 @@ impl ComponentConfig {
             ComponentConfig::RateLimiter(_) => "rate_limiter",
             ComponentConfig::CounterStore(_) => "counter_store",
             ComponentConfig::Pattern(c) => c.kind_name(),
+            ComponentConfig::Messaging(c) => c.kind_name(),
         }
     }
 
@@ -105,6 +110,7 @@ impl ComponentConfig {
             ComponentConfig::ShardRouter(_) => false,
             ComponentConfig::RateLimiter(_) | ComponentConfig::CounterStore(_) => false,
             ComponentConfig::Pattern(c) => c.is_client(),
+            ComponentConfig::Messaging(c) => c.is_client(),
         }
     }
 
@@ -122,6 +128,7 @@ impl ComponentConfig {
             ComponentConfig::RateLimiter(c) => c.validate(),
             ComponentConfig::CounterStore(c) => c.validate(),
             ComponentConfig::Pattern(c) => c.validate(),
+            ComponentConfig::Messaging(c) => c.validate(),
         }
     }
 }
@@ -147,6 +154,7 @@ pub fn build(
         ComponentConfig::RateLimiter(c) => Box::new(RateLimiter::new(c, me, metrics)),
         ComponentConfig::CounterStore(c) => Box::new(CounterStore::new(c, me, metrics)),
         ComponentConfig::Pattern(c) => c.build(me, metrics),
+        ComponentConfig::Messaging(c) => c.build(me, metrics),
     }
 }
 

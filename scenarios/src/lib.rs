@@ -23,6 +23,7 @@ pub mod estimate;
 pub mod load;
 pub mod overrides;
 pub mod raw;
+pub mod raw_messaging;
 pub mod raw_patterns;
 pub mod search;
 pub mod units;

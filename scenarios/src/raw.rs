@@ -492,6 +492,9 @@ pub enum Kind {
     /// router, idempotent client, server, key store or resource table
     /// ([`crate::raw_patterns::Pattern`]).
     Pattern(crate::raw_patterns::Pattern),
+    /// Asynchronous messaging: producers, queue and log brokers, consumers
+    /// ([`crate::raw_messaging::Messaging`]).
+    Messaging(crate::raw_messaging::Messaging),
 }
 
 /// Operation of a request.

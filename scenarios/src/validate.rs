@@ -18,6 +18,8 @@ use crate::diagnostic::Diagnostic;
 use crate::raw::{self, Scenario};
 use crate::units::{ByteSize, Duration};
 
+#[path = "validate_messaging.rs"]
+mod messaging;
 mod patterns;
 
 /// A validated scenario: every name resolved, every value checked, engine and model types.
@@ -471,6 +473,14 @@ pub fn validate(raw: &Scenario) -> Result<Spec, Vec<Diagnostic>> {
                 is_client[i] = c.is_client();
                 ComponentConfig::Pattern(c)
             }
+            raw::Kind::Messaging(m) => ComponentConfig::Messaging(messaging::config(
+                &mut cx,
+                raw,
+                &components,
+                &path,
+                &c.name,
+                m,
+            )),
         };
         // The plugin's own range checks: anything `build` would refuse is reported here, with
         // its path, before a run starts.
@@ -496,6 +506,7 @@ pub fn validate(raw: &Scenario) -> Result<Spec, Vec<Diagnostic>> {
                 raw::Kind::RateLimiter(_) => "RateLimiter",
                 raw::Kind::CounterStore(_) => "CounterStore",
                 raw::Kind::Pattern(k) => k.variant_path(),
+                raw::Kind::Messaging(m) => m.path(),
             };
             cx.err(format!("{path}.{variant}.{}", e.field), e.problem.clone());
         }

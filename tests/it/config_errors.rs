@@ -176,6 +176,19 @@ const CASES: &[Case] = &[
         ],
     ),
     semantic(
+        "messaging_errors.ron",
+        Some(5),
+        &[
+            ": components[0].kind.Messaging.QueueBroker.exchanges[0].bindings[0].key: `order.*` uses a wildcard on a Direct exchange",
+            "only Topic exchanges understand `*` and `#`",
+            ": components[0].kind.Messaging.QueueBroker.queues[0].retry.max_attempts: is 0, but a message needs at least 1 attempt",
+            ": components[1].kind.Messaging.Producer.exchange: a producer needs exactly one of `exchange` (queue broker) and `topic` (log broker)",
+            ": components[2].kind.Messaging.QueueConsumer.queue: unknown queue `emials`",
+            "did you mean `emails`?",
+            ": components[4].kind.Messaging.QueueConsumer.broker: `svc` is not a QueueBroker",
+        ],
+    ),
+    semantic(
         "limiter_store_not_a_store.ron",
         Some(1),
         &[

@@ -748,6 +748,8 @@ impl Component<Cluster> for Cache {
             Msg::Limiter(_) => {}
             // Microservice-pattern traffic is not for caches.
             Msg::Pattern(_) => {}
+            // Messaging traffic is for brokers and their clients ([`crate::messaging`]).
+            Msg::Messaging(_) => {}
         }
     }
 

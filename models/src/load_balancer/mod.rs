@@ -728,6 +728,8 @@ impl Component<Cluster> for LoadBalancer {
             Msg::Limiter(_) => {}
             // Microservice-pattern traffic is not for balancers.
             Msg::Pattern(_) => {}
+            // Messaging traffic is for brokers and their clients ([`crate::messaging`]).
+            Msg::Messaging(_) => {}
         }
     }
 
@@ -779,6 +781,8 @@ impl Component<Cluster> for LoadBalancer {
             Msg::Shard(_) => {}
             Msg::Limiter(_) => {}
             Msg::Pattern(_) => {}
+            // Messaging traffic is for brokers and their clients ([`crate::messaging`]).
+            Msg::Messaging(_) => {}
         }
     }
 

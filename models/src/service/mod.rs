@@ -590,6 +590,8 @@ impl Component<Cluster> for Service {
             Msg::Limiter(_) => {}
             // Microservice-pattern traffic is not for services.
             Msg::Pattern(_) => {}
+            // Messaging traffic is for brokers and their clients ([`crate::messaging`]).
+            Msg::Messaging(_) => {}
         }
     }
 

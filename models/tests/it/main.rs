@@ -11,6 +11,7 @@
 //! * `rate_limiter`: token bucket against M/D/1/K blocking, distributed limiting modes.
 //! * `patterns`: sagas against their closed forms and the audit, idempotent POST, CQRS lag
 //!   against M/D/1, strangler routing against Erlang B, database per service.
+//! * `messaging`: dead-letter fraction p^k, M/M/c broker queues, per-key ordering, groups.
 
 mod behaviour;
 mod cache;
@@ -18,6 +19,7 @@ mod comm;
 mod common;
 mod fidelity;
 mod load_balancer;
+mod messaging;
 mod patterns;
 mod rate_limiter;
 mod sharding;
