@@ -722,8 +722,14 @@ impl Component<Cluster> for LoadBalancer {
                     cx.send_with(from, r.into(), self.transport, 0);
                 }
             }
-            // Shard data movement is not for balancers.
-            Msg::Shard(_) => {}
+            // A balancer in front of a shard's replicas stands for the shard in data movement
+            // (its replicas hold the same keys): it streams the shard's moved keys to the new
+            // owner and acknowledges data it receives, timed on its own links.
+            Msg::Shard(m) => {
+                if let Some((to, reply, size)) = crate::sharding::serve_transfer(from, &m) {
+                    cx.send_with(to, reply, Transport::Stream, size);
+                }
+            }
             // Rate-limiter store traffic is not for balancers.
             Msg::Limiter(_) => {}
             // Microservice-pattern traffic is not for balancers.

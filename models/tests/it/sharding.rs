@@ -2,6 +2,7 @@
 //! between the shards over bandwidth-limited NICs.
 
 use clustersim_engine::{ComponentId, Dist};
+use clustersim_models::load_balancer::LoadBalancerConfig;
 use clustersim_models::registry::ComponentConfig;
 use clustersim_models::service::ServiceConfig;
 use clustersim_models::sharding::{Action, InFlight, MembershipChange, Scheme, ShardRouterConfig};
@@ -86,6 +87,54 @@ fn growing_by_one_shard_streams_a_quarter_of_the_keys_at_nic_speed() {
     assert!(counter(&r, router, "inflight_requests") > 0);
     assert_eq!(counter(&r, router, "errors"), 0);
     assert_eq!(counter(&r, router, "rebalance_errors"), 0);
+}
+
+/// Shards that are load balancers over replicas (a replicated shard group) take part in data
+/// movement like a single server: the same keys move, with no rebalance errors.
+#[test]
+fn shards_behind_load_balancers_stream_their_keys_too() {
+    let mut w = World::new(11);
+    let router = ComponentId(1);
+    let mut client = OpenLoopConfig::new(router, 2000.0);
+    client.keys = KeyDist::Uniform { keys: 50_000 };
+    w.add("clients", ComponentConfig::OpenLoopClient(client));
+    let shards: Vec<ComponentId> = (2..6).map(ComponentId).collect();
+    let mut cfg = ShardRouterConfig::new(&shards);
+    cfg.scheme = Scheme::Consistent { vnodes: 100 };
+    cfg.initial = 3;
+    cfg.keys = 50_000;
+    cfg.value_size = 1000;
+    cfg.batch_bytes = 100_000;
+    cfg.membership.push(MembershipChange {
+        at: secs(2),
+        action: Action::Add(shards[3]),
+    });
+    assert_eq!(w.add("router", ComponentConfig::ShardRouter(cfg)), router);
+    for i in 0..4u32 {
+        let replicas = [ComponentId(6 + 2 * i), ComponentId(7 + 2 * i)];
+        w.add(
+            &format!("lb{i}"),
+            ComponentConfig::LoadBalancer(LoadBalancerConfig::new(&replicas)),
+        );
+    }
+    for i in 0..8 {
+        w.add(
+            &format!("replica{i}"),
+            ComponentConfig::Service(ServiceConfig::new(Dist::exponential(2e5).unwrap())),
+        );
+    }
+    let r = w.run(ms(0), secs(6), None);
+    let frac = counter(&r, router, "keys_moved") as f64 / 50_000.0;
+    assert!((frac - 0.25).abs() < 0.05, "moved {frac}");
+    assert_eq!(counter(&r, router, "transfer_failures"), 0);
+    assert_eq!(counter(&r, router, "rebalance_errors"), 0);
+    assert_eq!(counter(&r, router, "errors"), 0);
+    // One change, one completed rebalance (the last batch was acknowledged).
+    assert_eq!(
+        hist_len(&r, router, "rebalance_ns"),
+        1,
+        "the rebalance never ended"
+    );
 }
 
 /// Mod hashing moves ≈ 3/4 of the keys (±0.01, binomial sd ≈ 0.002); with `Fail`, requests
