@@ -677,15 +677,22 @@ fn full_cdf_chart(cdf: &Csv) -> Result<Option<Chart>> {
         })
         .filter(|s| !s.points.is_empty())
         .collect();
+    cdf_svg(
+        "Latency CDF (each quantile averaged over replications)",
+        &series,
+    )
+}
+
+/// Draws `latency_cdf.svg` (`None` without series).
+fn cdf_svg(title: &str, series: &[Series]) -> Result<Option<Chart>> {
     if series.is_empty() {
         return Ok(None);
     }
-    let title = "Latency CDF (each quantile averaged over replications)";
     let svg = draw(&Spec {
         title,
         x_desc: "end-to-end latency (ms)",
         y_desc: "fraction of requests at or below",
-        series: &series,
+        series,
         shades: &[],
         x_labels: None,
     })?;
@@ -750,23 +757,10 @@ fn approximate_cdf_chart(summary: &Csv) -> Result<Option<Chart>> {
             errors: Vec::new(),
         });
     }
-    if series.is_empty() {
-        return Ok(None);
-    }
-    let title = "Latency CDF (approximate: from p50, p90, p99, p99.9 and max)";
-    let svg = draw(&Spec {
-        title,
-        x_desc: "end-to-end latency (ms)",
-        y_desc: "fraction of requests at or below",
-        series: &series,
-        shades: &[],
-        x_labels: None,
-    })?;
-    Ok(Some(Chart {
-        file: "latency_cdf.svg".into(),
-        title: title.into(),
-        svg,
-    }))
+    cdf_svg(
+        "Latency CDF (approximate: from p50, p90, p99, p99.9 and max)",
+        &series,
+    )
 }
 
 /// The last path segment of a swept parameter (`components.app.kind.workers` → `workers`).

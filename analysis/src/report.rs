@@ -45,6 +45,30 @@ fn params<'a>(plan: &'a Plan, point: usize) -> impl Iterator<Item = String> + 'a
     })
 }
 
+/// The leading columns of every per-run report — `scenario, point, replication, seed`, then
+/// the swept parameters — followed by `tail`.
+fn run_header(plan: &Plan, tail: &[&str]) -> Vec<String> {
+    let mut header: Vec<String> = ["scenario", "point", "replication", "seed"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    header.extend(plan.param_paths.iter().cloned());
+    header.extend(tail.iter().map(|s| (*s).to_owned()));
+    header
+}
+
+/// The leading cells of run `r`'s rows, matching [`run_header`].
+fn run_cells(plan: &Plan, r: &RunResult) -> Vec<String> {
+    let mut row = vec![
+        plan.base.name.clone(),
+        r.point.to_string(),
+        r.replication.to_string(),
+        r.seed.to_string(),
+    ];
+    row.extend(params(plan, r.point));
+    row
+}
+
 fn status(r: &RunResult) -> (String, String) {
     match &r.failure {
         None => ("ok".into(), String::new()),
@@ -54,27 +78,12 @@ fn status(r: &RunResult) -> (String, String) {
 
 /// `summary.csv`: one row per run.
 pub fn summary_csv(plan: &Plan, results: &[RunResult]) -> Result<Vec<u8>> {
-    let mut header: Vec<String> = ["scenario", "point", "replication", "seed"]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
-    header.extend(plan.param_paths.iter().cloned());
-    header.extend(
-        ["status", "stop_reason", "failure"]
-            .iter()
-            .map(|s| (*s).to_owned()),
-    );
+    let mut header = run_header(plan, &["status", "stop_reason", "failure"]);
     header.extend(RUN_METRICS.iter().map(|s| (*s).to_owned()));
     header.push("digest".into());
     header.push("warmup_s".into());
     let rows = results.iter().map(|r| {
-        let mut row = vec![
-            plan.base.name.clone(),
-            r.point.to_string(),
-            r.replication.to_string(),
-            r.seed.to_string(),
-        ];
-        row.extend(params(plan, r.point));
+        let mut row = run_cells(plan, r);
         let (s, f) = status(r);
         row.extend([s, r.stop_reason.clone(), f]);
         row.extend(r.metrics.iter().map(|(_, v)| num(*v)));
@@ -127,26 +136,11 @@ pub fn points_csv(plan: &Plan, results: &[RunResult]) -> Result<Vec<u8>> {
 
 /// `components.csv`: per run and component totals.
 pub fn components_csv(plan: &Plan, results: &[RunResult]) -> Result<Vec<u8>> {
-    let mut header: Vec<String> = ["scenario", "point", "replication", "seed"]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
-    header.extend(plan.param_paths.iter().cloned());
-    header.extend(
-        ["component", "kind", "node"]
-            .iter()
-            .map(|s| (*s).to_owned()),
-    );
+    let mut header = run_header(plan, &["component", "kind", "node"]);
     header.extend(COMPONENT_METRICS.iter().map(|s| (*s).to_owned()));
     let rows = results.iter().flat_map(|r| {
         r.components.iter().map(move |c| {
-            let mut row = vec![
-                plan.base.name.clone(),
-                r.point.to_string(),
-                r.replication.to_string(),
-                r.seed.to_string(),
-            ];
-            row.extend(params(plan, r.point));
+            let mut row = run_cells(plan, r);
             row.extend([c.component.clone(), c.kind.clone(), c.node.clone()]);
             row.extend(c.values.iter().map(|(_, v)| num(*v)));
             row
@@ -158,25 +152,10 @@ pub fn components_csv(plan: &Plan, results: &[RunResult]) -> Result<Vec<u8>> {
 /// `metrics.csv`: tidy rows (run × component × series total), every series any component
 /// recorded, with the `@` label of labelled series split into its own column.
 pub fn metrics_csv(plan: &Plan, results: &[RunResult]) -> Result<Vec<u8>> {
-    let mut header: Vec<String> = ["scenario", "point", "replication", "seed"]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
-    header.extend(plan.param_paths.iter().cloned());
-    header.extend(
-        ["component", "metric", "label", "value"]
-            .iter()
-            .map(|s| (*s).to_owned()),
-    );
+    let header = run_header(plan, &["component", "metric", "label", "value"]);
     let rows = results.iter().flat_map(|r| {
         r.series.iter().map(move |t| {
-            let mut row = vec![
-                plan.base.name.clone(),
-                r.point.to_string(),
-                r.replication.to_string(),
-                r.seed.to_string(),
-            ];
-            row.extend(params(plan, r.point));
+            let mut row = run_cells(plan, r);
             row.extend([
                 t.component.clone(),
                 t.metric.clone(),
@@ -192,24 +171,13 @@ pub fn metrics_csv(plan: &Plan, results: &[RunResult]) -> Result<Vec<u8>> {
 /// `latency_cdf.csv`: the end-to-end latency distribution of every run, one row per run ×
 /// quantile of [`crate::result::CDF_QUANTILES`] (runs without completed requests have none).
 pub fn latency_cdf_csv(plan: &Plan, results: &[RunResult]) -> Result<Vec<u8>> {
-    let mut header: Vec<String> = ["scenario", "point", "replication", "seed"]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
-    header.extend(plan.param_paths.iter().cloned());
-    header.extend(["quantile", "latency_ms"].iter().map(|s| (*s).to_owned()));
+    let header = run_header(plan, &["quantile", "latency_ms"]);
     let rows = results.iter().flat_map(|r| {
         crate::result::CDF_QUANTILES
             .iter()
             .zip(&r.latency_cdf_ms)
             .map(move |(q, ms)| {
-                let mut row = vec![
-                    plan.base.name.clone(),
-                    r.point.to_string(),
-                    r.replication.to_string(),
-                    r.seed.to_string(),
-                ];
-                row.extend(params(plan, r.point));
+                let mut row = run_cells(plan, r);
                 row.extend([num(*q), num(*ms)]);
                 row
             })
@@ -219,32 +187,20 @@ pub fn latency_cdf_csv(plan: &Plan, results: &[RunResult]) -> Result<Vec<u8>> {
 
 /// `timeseries.csv`: tidy rows (run × window × component × metric).
 pub fn timeseries_csv(plan: &Plan, results: &[RunResult]) -> Result<Vec<u8>> {
-    let mut header: Vec<String> = ["scenario", "point", "replication", "seed"]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
-    header.extend(plan.param_paths.iter().cloned());
-    header.extend(
-        [
+    let header = run_header(
+        plan,
+        &[
             "window_start_s",
             "window_end_s",
             "in_warmup",
             "component",
             "metric",
             "value",
-        ]
-        .iter()
-        .map(|s| (*s).to_owned()),
+        ],
     );
     let rows = results.iter().flat_map(|r| {
         r.timeseries.iter().map(move |t| {
-            let mut row = vec![
-                plan.base.name.clone(),
-                r.point.to_string(),
-                r.replication.to_string(),
-                r.seed.to_string(),
-            ];
-            row.extend(params(plan, r.point));
+            let mut row = run_cells(plan, r);
             row.extend([
                 num(t.start_s),
                 num(t.end_s),
