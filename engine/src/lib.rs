@@ -70,6 +70,7 @@ pub mod clock;
 pub mod component;
 pub mod dist;
 pub mod fault;
+mod hugepages;
 pub mod id;
 pub mod metrics;
 pub mod net;

@@ -110,11 +110,13 @@ struct Pool {
 
 impl Pool {
     fn with_capacity(chunks: usize) -> Pool {
-        Pool {
+        let pool = Pool {
             chunks: Vec::with_capacity(chunks),
             links: Vec::with_capacity(chunks),
             free: NIL,
-        }
+        };
+        crate::hugepages::advise(&pool.chunks);
+        pool
     }
 
     /// Appends `key` to `list`.
@@ -203,6 +205,7 @@ fn insertion_sort_descending(keys: &mut [u128]) {
 fn grow_by_quarter<E>(v: &mut Vec<E>) {
     if v.len() == v.capacity() {
         v.reserve_exact((v.len() / 4).max(64));
+        crate::hugepages::advise(v);
     }
 }
 
@@ -302,7 +305,7 @@ fn key_slot(key: u128) -> usize {
 impl<T> EventQueue<T> {
     /// An empty queue with room for `capacity` pending entries before reallocating.
     pub fn with_capacity(capacity: usize) -> Self {
-        EventQueue {
+        let queue = EventQueue {
             slab: Vec::with_capacity(capacity),
             // The free list only fills when pops outrun pushes; a discrete-event loop mostly
             // alternates them, so a small reservation covers the common case.
@@ -325,7 +328,9 @@ impl<T> EventQueue<T> {
             // A chunk per eight keys, plus a part-filled last chunk per non-empty bucket.
             pool: Pool::with_capacity((capacity * 4).div_ceil(3 * CHUNK_KEYS)),
             pops_since_rebuild: 0,
-        }
+        };
+        crate::hugepages::advise(&queue.slab);
+        queue
     }
 
     /// Number of pending entries.

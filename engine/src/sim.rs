@@ -449,12 +449,15 @@ impl<P: Protocol> SimBuilder<P> {
             &self.names.nodes,
             seed,
         );
-        let rngs = self
-            .names
-            .components
-            .iter()
-            .map(|n| LineAligned(rng::stream(seed, "component", n)))
-            .collect();
+        // Advised before the streams are written, so the pages are huge from the first touch.
+        let mut rngs: Vec<LineAligned<Rng>> = Vec::with_capacity(self.names.components.len());
+        crate::hugepages::advise(&rngs);
+        rngs.extend(
+            self.names
+                .components
+                .iter()
+                .map(|n| LineAligned(rng::stream(seed, "component", n))),
+        );
         let comp_node = self.names.component_node.clone();
         // One pending event per component to start with; the queue grows as needed.
         let mut queue = EventQueue::with_capacity(1024.max(self.components.len()));
