@@ -21,7 +21,7 @@
 
 use clustersim_engine::{StableHash, StableHasher};
 
-use crate::{cache, comm, load_balancer, rate_limiter, service, sharding, workload};
+use crate::{cache, comm, load_balancer, rate_limiter, service, sharding, store, workload};
 
 /// Every message a model can send.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,6 +49,9 @@ pub enum Msg {
     Limiter(rate_limiter::Msg),
     /// Data movement between shards on a membership change ([`crate::sharding`]).
     Shard(sharding::Msg),
+    /// Replicated store traffic: replica operations, replication, heartbeats, failover
+    /// ([`crate::store`]).
+    Store(store::Msg),
 }
 
 /// A generic request.
@@ -138,6 +141,8 @@ pub enum Timer {
     Limiter(rate_limiter::Timer),
     /// Timers of the shard router ([`crate::sharding`]).
     Shard(sharding::Timer),
+    /// Timers of the replicated store ([`crate::store`]).
+    Store(store::Timer),
 }
 
 const _: () = assert!(size_of::<Msg>() <= 48);
@@ -254,6 +259,10 @@ impl StableHash for Msg {
                 h.write_u64(102);
                 m.stable_hash(h);
             }
+            Msg::Store(m) => {
+                h.write_u64(103);
+                m.stable_hash(h);
+            }
         }
     }
 }
@@ -287,6 +296,10 @@ impl StableHash for Timer {
             }
             Timer::Shard(t) => {
                 h.write_u64(102);
+                t.stable_hash(h);
+            }
+            Timer::Store(t) => {
+                h.write_u64(103);
                 t.stable_hash(h);
             }
         }

@@ -13,6 +13,7 @@ use crate::load_balancer::{LoadBalancer, LoadBalancerConfig};
 use crate::rate_limiter::{CounterStore, CounterStoreConfig, RateLimiter, RateLimiterConfig};
 use crate::service::{Service, ServiceConfig};
 use crate::sharding::{ShardRouter, ShardRouterConfig};
+use crate::store::{ReplicaConfig, StoreConfig, StoreFront, StoreReplica};
 use crate::workload::{ClosedLoopClient, ClosedLoopConfig, OpenLoopClient, OpenLoopConfig};
 
 /// The configuration of one component, of any kind.
@@ -38,6 +39,11 @@ pub enum ComponentConfig {
     /// A counter store shared by distributed rate limiters
     /// ([`crate::rate_limiter::CounterStore`]).
     CounterStore(CounterStoreConfig),
+    /// A replicated store's front: routing, quorums, failover, consistency checker
+    /// ([`crate::store::StoreFront`]).
+    Store(StoreConfig),
+    /// A storage replica of a replicated store ([`crate::store::StoreReplica`]).
+    StoreReplica(ReplicaConfig),
 }
 
 impl ComponentConfig {
@@ -70,6 +76,8 @@ impl ComponentConfig {
             ComponentConfig::ShardRouter(c) => c.targets(),
             ComponentConfig::RateLimiter(c) => c.targets(),
             ComponentConfig::CounterStore(_) => Vec::new(),
+            ComponentConfig::Store(c) => c.targets(),
+            ComponentConfig::StoreReplica(_) => Vec::new(),
         }
     }
 
@@ -85,6 +93,8 @@ impl ComponentConfig {
             ComponentConfig::ShardRouter(_) => "shard_router",
             ComponentConfig::RateLimiter(_) => "rate_limiter",
             ComponentConfig::CounterStore(_) => "counter_store",
+            ComponentConfig::Store(_) => "store",
+            ComponentConfig::StoreReplica(_) => "store_replica",
         }
     }
 
@@ -97,6 +107,7 @@ impl ComponentConfig {
             ComponentConfig::Comm(c) => c.is_client(),
             ComponentConfig::ShardRouter(_) => false,
             ComponentConfig::RateLimiter(_) | ComponentConfig::CounterStore(_) => false,
+            ComponentConfig::Store(_) | ComponentConfig::StoreReplica(_) => false,
         }
     }
 
@@ -113,6 +124,8 @@ impl ComponentConfig {
             ComponentConfig::ShardRouter(c) => c.validate(),
             ComponentConfig::RateLimiter(c) => c.validate(),
             ComponentConfig::CounterStore(c) => c.validate(),
+            ComponentConfig::Store(c) => c.validate(),
+            ComponentConfig::StoreReplica(c) => c.validate(),
         }
     }
 }
@@ -137,6 +150,8 @@ pub fn build(
         ComponentConfig::ShardRouter(c) => Box::new(ShardRouter::new(c, me, metrics)),
         ComponentConfig::RateLimiter(c) => Box::new(RateLimiter::new(c, me, metrics)),
         ComponentConfig::CounterStore(c) => Box::new(CounterStore::new(c, me, metrics)),
+        ComponentConfig::Store(c) => Box::new(StoreFront::new(c, me, metrics)),
+        ComponentConfig::StoreReplica(c) => Box::new(StoreReplica::new(c, me, metrics)),
     }
 }
 

@@ -22,6 +22,7 @@ pub mod diagnostic;
 pub mod load;
 pub mod overrides;
 pub mod raw;
+pub mod raw_store;
 pub mod units;
 pub mod validate;
 

@@ -480,6 +480,11 @@ pub enum Kind {
     RateLimiter(RateLimiter),
     /// A Redis-like counter store shared by distributed rate limiters ([`CounterStore`]).
     CounterStore(CounterStore),
+    /// A replicated key-value store's front: routing, quorums, failover, consistency
+    /// checking ([`crate::raw_store::Store`]).
+    Store(crate::raw_store::Store),
+    /// A storage replica of a `Store` ([`crate::raw_store::StoreReplica`]).
+    StoreReplica(crate::raw_store::StoreReplica),
 }
 
 /// Operation of a request.

@@ -18,6 +18,9 @@ use crate::diagnostic::Diagnostic;
 use crate::raw::{self, Scenario};
 use crate::units::{ByteSize, Duration};
 
+#[path = "validate_store.rs"]
+mod validate_store;
+
 /// A validated scenario: every name resolved, every value checked, engine and model types.
 #[derive(Clone, Debug)]
 pub struct Spec {
@@ -464,6 +467,19 @@ pub fn validate(raw: &Scenario) -> Result<Spec, Vec<Diagnostic>> {
                     transport: c.transport.map(transport).unwrap_or(cx.default_transport),
                 })
             }
+            raw::Kind::Store(s) => {
+                let order = raw.components[..i]
+                    .iter()
+                    .filter(|c| matches!(c.kind, raw::Kind::Store(_)))
+                    .count();
+                let p = format!("{path}.Store");
+                ComponentConfig::Store(validate_store::front(&mut cx, &components, &p, s, order))
+            }
+            raw::Kind::StoreReplica(r) => ComponentConfig::StoreReplica(validate_store::replica(
+                &mut cx,
+                &format!("{path}.StoreReplica"),
+                r,
+            )),
         };
         // The plugin's own range checks: anything `build` would refuse is reported here, with
         // its path, before a run starts.
@@ -488,6 +504,8 @@ pub fn validate(raw: &Scenario) -> Result<Spec, Vec<Diagnostic>> {
                 raw::Kind::ShardRouter(_) => "ShardRouter",
                 raw::Kind::RateLimiter(_) => "RateLimiter",
                 raw::Kind::CounterStore(_) => "CounterStore",
+                raw::Kind::Store(_) => "Store",
+                raw::Kind::StoreReplica(_) => "StoreReplica",
             };
             cx.err(format!("{path}.{variant}.{}", e.field), e.problem.clone());
         }
@@ -508,6 +526,7 @@ pub fn validate(raw: &Scenario) -> Result<Spec, Vec<Diagnostic>> {
     );
     check_call_graph(&mut cx, raw, &specs, &is_client);
     check_limiter_stores(&mut cx, raw, &components);
+    validate_store::link(&mut cx, raw, &mut specs);
 
     // Faults.
     let node_ref = |cx: &mut Ctx, path: &str, name: &str| -> Option<NodeId> {

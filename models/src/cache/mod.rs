@@ -745,7 +745,7 @@ impl Component<Cluster> for Cache {
                 }
             }
             // Rate-limiter store traffic is not for caches.
-            Msg::Limiter(_) => {}
+            Msg::Limiter(_) | Msg::Store(_) => {}
         }
     }
 

@@ -719,7 +719,7 @@ impl Component<Cluster> for LoadBalancer {
             // Shard data movement is not for balancers.
             Msg::Shard(_) => {}
             // Rate-limiter store traffic is not for balancers.
-            Msg::Limiter(_) => {}
+            Msg::Limiter(_) | Msg::Store(_) => {}
         }
     }
 
@@ -769,7 +769,7 @@ impl Component<Cluster> for LoadBalancer {
             Msg::Response(_) | Msg::ProbeReply { .. } => {}
             Msg::Comm(_) => {}
             Msg::Shard(_) => {}
-            Msg::Limiter(_) => {}
+            Msg::Limiter(_) | Msg::Store(_) => {}
         }
     }
 

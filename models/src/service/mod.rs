@@ -587,7 +587,7 @@ impl Component<Cluster> for Service {
                 }
             }
             // Rate-limiter store traffic is not for services.
-            Msg::Limiter(_) => {}
+            Msg::Limiter(_) | Msg::Store(_) => {}
         }
     }
 

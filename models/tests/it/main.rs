@@ -9,6 +9,7 @@
 //!   failover and active-passive balancers.
 //! * `sharding`: a shard router growing by one shard: keys moved, transfer time, errors.
 //! * `rate_limiter`: token bucket against M/D/1/K blocking, distributed limiting modes.
+//! * `store`: replicated stores: t-visibility, quorums, RPO on failover, availability.
 
 mod behaviour;
 mod cache;
@@ -18,3 +19,4 @@ mod fidelity;
 mod load_balancer;
 mod rate_limiter;
 mod sharding;
+mod store;
