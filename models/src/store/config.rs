@@ -325,7 +325,8 @@ pub struct ReplicaConfig {
     /// with load). Default: `write_time`.
     pub apply_time: Dist,
     /// Delay this replica, as primary or leader, holds each replicated write before sending
-    /// it to each peer (log shipping, batching), independent per write and peer. Writes
+    /// it to each peer (log shipping, batching): drawn per write and peer, but a write never
+    /// leaves before the previous one to the same peer (the log is shipped in order). Writes
     /// still held when the node crashes are lost with it. Default 0.
     pub replication_delay: Dist,
     /// Queue bound: operations beyond it are refused (`Rejected`). Default 100,000.

@@ -7,7 +7,8 @@
 //!   apply to it): a FIFO queue over `servers` workers serving client reads (`read_time`),
 //!   client writes (`write_time`) and replicated applies (`apply_time`). A primary or leader
 //!   holds each outgoing replicated write for its `replication_delay` (log shipping,
-//!   batching; independent per write and follower; lost if it crashes meanwhile); at the
+//!   batching; drawn per write and follower, shipped in order; lost if it crashes
+//!   meanwhile); at the
 //!   follower the apply queues with client work, so **replication lag grows with load**. Data is durable: a crash loses the
 //!   queue, not the values. Every value has a version; a replica stores a version only if it
 //!   is newer than the one it holds, so out-of-order applies never go back in time.

@@ -81,8 +81,15 @@ struct PendingAck {
 pub struct StoreReplica {
     cfg: ReplicaConfig,
     data: BTreeMap<u64, Value>,
-    /// Highest version applied (the replica's replication position).
+    /// Highest version applied.
     applied: u64,
+    /// Highest version received for applying (queued or applied): with in-order shipping,
+    /// every older write of the primary has been received too, so this is the replication
+    /// position reported for promotion and RPO.
+    received: u64,
+    /// Per peer (index in `cfg.peers`): when the last replicated write leaves, so shipping
+    /// keeps the primary's order (a replication log is a stream).
+    ship_after: Vec<SimTime>,
     /// Last version this node assigned as primary (versions stay strictly increasing).
     last_assigned: u64,
     primary: bool,
@@ -143,6 +150,8 @@ impl StoreReplica {
             cfg: cfg.clone(),
             data: BTreeMap::new(),
             applied: 0,
+            received: 0,
+            ship_after: vec![SimTime::ZERO; cfg.peers.len()],
             last_assigned: 0,
             primary,
             leader: None,
@@ -328,7 +337,7 @@ impl StoreReplica {
                         key: job.key,
                         version: stamp,
                     };
-                    self.ship(cx, self.cfg.peers[i], msg);
+                    self.ship(cx, i, msg);
                 }
                 self.reply(
                     cx,
@@ -366,7 +375,7 @@ impl StoreReplica {
                             key: job.key,
                             version,
                         };
-                        self.ship(cx, f.id, msg);
+                        self.ship(cx, i, msg);
                     }
                 }
                 let needed = match ack {
@@ -531,6 +540,7 @@ impl StoreReplica {
                     return; // Not from the primary this replica follows (a deposed one).
                 }
                 self.leader = Some(from);
+                self.received = self.received.max(version);
                 let job = Job {
                     kind: JobKind::Apply,
                     from,
@@ -563,7 +573,7 @@ impl StoreReplica {
                 let ack = Msg::HeartbeatAck {
                     seq,
                     term: self.term,
-                    applied: self.applied,
+                    applied: self.received.max(self.applied),
                     primary: self.primary,
                 };
                 cx.send_with(from, ack.into(), clustersim_engine::Transport::Datagram, 24);
@@ -585,7 +595,7 @@ impl StoreReplica {
                 }
                 let msg = Msg::Promoted {
                     term: self.term,
-                    applied: self.applied,
+                    applied: self.received.max(self.applied),
                 };
                 cx.send_with(from, msg.into(), self.cfg.transport, 16);
             }
@@ -609,8 +619,13 @@ impl StoreReplica {
 
     /// Sends a replicated write to `to` after this node's `replication_delay` (log shipping,
     /// batching): until then it exists only here, so a crash loses it.
-    fn ship(&mut self, cx: &mut Ctx<'_, Cluster>, to: ComponentId, msg: Msg) {
-        let d = self.cfg.replication_delay.sample_duration(cx.rng());
+    fn ship(&mut self, cx: &mut Ctx<'_, Cluster>, peer: usize, msg: Msg) {
+        let to = self.cfg.peers[peer];
+        let now = cx.now();
+        let at =
+            (now + self.cfg.replication_delay.sample_duration(cx.rng())).max(self.ship_after[peer]);
+        self.ship_after[peer] = at;
+        let d = at - now;
         if d.is_zero() {
             cx.send_with(to, msg.into(), self.cfg.transport, 24);
             return;
