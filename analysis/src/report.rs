@@ -212,6 +212,75 @@ struct Manifest<'a> {
     resolved: &'a Scenario,
 }
 
+/// Series prefix of the t-visibility counters of replicated stores (`clustersim_models::store`).
+const VIS_READS: &str = "visibility_reads@dt_ms=";
+/// Series prefix of the reads among them that saw the last acknowledged write.
+const VIS_FRESH: &str = "visibility_fresh@dt_ms=";
+
+/// `visibility.csv`: the PBS t-visibility curve of every store front, one row per run ×
+/// component × Δt bucket — reads that started `dt_ms` (the bucket's lower edge) or more after
+/// the key's last acknowledged write, how many of them saw it, and the fraction
+/// `p_visible`. Built from the measured (post-warm-up) windows of the `visibility_reads@…`
+/// and `visibility_fresh@…` counters in the time series. `None` when no run has such series.
+pub fn visibility_csv(plan: &Plan, results: &[RunResult]) -> Result<Option<Vec<u8>>> {
+    use std::collections::BTreeMap;
+    // (result index, component, bucket ms) -> (reads, fresh)
+    let mut acc: BTreeMap<(usize, &str, u64), (f64, f64)> = BTreeMap::new();
+    for (i, r) in results.iter().enumerate() {
+        for t in r.timeseries.iter().filter(|t| !t.in_warmup) {
+            let (fresh, rest) = if let Some(rest) = t.metric.strip_prefix(VIS_READS) {
+                (false, rest)
+            } else if let Some(rest) = t.metric.strip_prefix(VIS_FRESH) {
+                (true, rest)
+            } else {
+                continue;
+            };
+            // `…@dt_ms=10_per_s` rows are the same counts as rates: skip them.
+            let Ok(dt) = rest.parse::<u64>() else {
+                continue;
+            };
+            let e = acc.entry((i, t.component.as_str(), dt)).or_default();
+            if fresh {
+                e.1 += t.value;
+            } else {
+                e.0 += t.value;
+            }
+        }
+    }
+    if acc.is_empty() {
+        return Ok(None);
+    }
+    let mut header: Vec<String> = ["scenario", "point", "replication", "seed"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    header.extend(plan.param_paths.iter().cloned());
+    header.extend(
+        ["component", "dt_ms", "reads", "fresh", "p_visible"]
+            .iter()
+            .map(|s| (*s).to_owned()),
+    );
+    let rows = acc.into_iter().map(|((i, component, dt), (reads, fresh))| {
+        let r = &results[i];
+        let mut row = vec![
+            plan.base.name.clone(),
+            r.point.to_string(),
+            r.replication.to_string(),
+            r.seed.to_string(),
+        ];
+        row.extend(params(plan, r.point));
+        row.extend([
+            component.to_owned(),
+            dt.to_string(),
+            num(reads),
+            num(fresh),
+            num(if reads > 0.0 { fresh / reads } else { f64::NAN }),
+        ]);
+        row
+    });
+    csv_bytes(header, rows).map(Some)
+}
+
 /// Writes every report into `out_dir`, atomically, file by file.
 pub fn write_all(
     out_dir: &Path,
@@ -229,6 +298,9 @@ pub fn write_all(
     write("points.csv", points_csv(plan, results)?)?;
     write("components.csv", components_csv(plan, results)?)?;
     write("timeseries.csv", timeseries_csv(plan, results)?)?;
+    if let Some(bytes) = visibility_csv(plan, results)? {
+        write("visibility.csv", bytes)?;
+    }
     let manifest = Manifest {
         clustersim_version: env!("CARGO_PKG_VERSION"),
         scenario_file: scenario_file.display().to_string(),
