@@ -1226,6 +1226,13 @@ pub enum FaultAction {
         /// Groups of node (or component) names.
         groups: Vec<Vec<String>>,
     },
+    /// A `Partition` that heals (removing every partition and cut) after `duration`.
+    PartitionFor {
+        /// Groups of node (or component) names.
+        groups: Vec<Vec<String>>,
+        /// How long it lasts.
+        duration: Duration,
+    },
     /// Partition by regions.
     PartitionRegions {
         /// Groups of region names.

@@ -638,6 +638,31 @@ pub fn validate(raw: &Scenario) -> Result<Spec, Vec<Diagnostic>> {
                 }
                 faults.push((at, FaultAction::Partition(resolved)));
             }
+            raw::FaultAction::PartitionFor {
+                groups,
+                duration: d,
+            } => {
+                let mut seen = BTreeMap::new();
+                let mut resolved = Vec::new();
+                for (g, members) in groups.iter().enumerate() {
+                    let mut group = Vec::new();
+                    for (m, name) in members.iter().enumerate() {
+                        let p = format!("{path}.PartitionFor.groups[{g}][{m}]");
+                        if let Some(n) = node_ref(&mut cx, &p, name) {
+                            if let Some(prev) = seen.insert(n, name.clone()) {
+                                cx.push(
+                                    Diagnostic::new(p, format!("`{name}` is on node already listed (as `{prev}`) in this partition"))
+                                        .with_hint("a node can be in one group only"),
+                                );
+                            }
+                            group.push(n);
+                        }
+                    }
+                    resolved.push(group);
+                }
+                faults.push((at, FaultAction::Partition(resolved)));
+                faults.push((at + d.0, FaultAction::Heal));
+            }
             raw::FaultAction::PartitionRegions { groups } => {
                 let mut seen = std::collections::BTreeSet::new();
                 let mut resolved = Vec::new();
