@@ -241,3 +241,82 @@ fn active_passive_availability_matches_formula() {
     );
     assert!(counter(&rep, f, "failovers") > 50);
 }
+
+/// Reads routed to a follower unless the reader wrote the key within 1 s never miss the
+/// reader's own writes; reads from any follower do (lag ≈ 20 ms of log shipping).
+#[test]
+fn replica_unless_ryw_routing_keeps_read_your_writes() {
+    let run = |read_from| {
+        let mut front = StoreConfig::new(ids(3), Replication::PrimaryBackup { ack: Ack::Async });
+        front.read_from = read_from;
+        let mut replica = ReplicaConfig::new(zero(), zero());
+        replica.replication_delay = Dist::exponential(20e6).unwrap();
+        // 10 end users on 20 keys: each often rereads what it just wrote.
+        let mut c = client(1000.0, 1.0, 1.0, 20);
+        c.clients = 10;
+        let (w, _) = store_world(5, c, front, &replica);
+        let rep = w.run(secs(1), secs(21), None);
+        let f = ComponentId(1);
+        (
+            counter(&rep, f, "ryw_violations"),
+            counter(&rep, f, "reads"),
+        )
+    };
+    let (ryw, reads) = run(ReadFrom::Replicas);
+    assert!(reads > 8_000 && ryw > 100, "{ryw} violations of {reads}");
+    let (ryw, reads) = run(ReadFrom::ReplicaUnlessRyw { window: secs(1) });
+    assert!(reads > 8_000);
+    assert_eq!(ryw, 0, "read-your-writes broken by RYW routing");
+}
+
+/// Multi-leader last-writer-wins: with synchronised clocks no acknowledged write loses to an
+/// earlier one; with one leader's clock 50 ms ahead, writes at the other leader within 50 ms
+/// after one of its writes to the same key lose.
+#[test]
+fn multi_leader_lww_loses_updates_only_with_skew() {
+    let run = |ahead_ms: i64| {
+        let mut w = World::new(9);
+        let mut c0 = client(400.0, 1.0, 1.0, 10);
+        c0.target = ComponentId(2);
+        let mut c1 = client(400.0, 1.0, 1.0, 10);
+        c1.target = ComponentId(3);
+        w.add("users0", ComponentConfig::OpenLoopClient(c0));
+        w.add("users1", ComponentConfig::OpenLoopClient(c1));
+        let leaders = vec![ComponentId(4), ComponentId(5)];
+        for (k, name) in ["front0", "front1"].into_iter().enumerate() {
+            let mut f =
+                StoreConfig::new(leaders.clone(), Replication::MultiLeader { home: k as u8 });
+            f.partition = clustersim_models::store::PartitionPolicy::Ap;
+            f.origin = k as u8;
+            f.peers = vec![ComponentId(3 - k as u32)];
+            w.add(name, ComponentConfig::Store(f));
+        }
+        for (k, &id) in leaders.iter().enumerate() {
+            let mut rc = ReplicaConfig::new(zero(), zero());
+            rc.peers = leaders.iter().copied().filter(|&p| p != id).collect();
+            rc.mode = ReplicaMode::Leader { site: k as u8 };
+            rc.replication_delay = Dist::constant(10e6).unwrap();
+            assert_eq!(
+                w.add(&format!("leader{k}"), ComponentConfig::StoreReplica(rc)),
+                id
+            );
+        }
+        let node = w.b.names().component_node[5];
+        w.b.set_clock(
+            node,
+            clustersim_engine::NodeClock::new(ahead_ms * 1_000_000, 0),
+        );
+        let rep = w.run(secs(1), secs(11), None);
+        (
+            counter(&rep, ComponentId(2), "lost_updates"),
+            counter(&rep, ComponentId(4), "conflicts") + counter(&rep, ComponentId(5), "conflicts"),
+        )
+    };
+    let (lost, conflicts) = run(0);
+    assert_eq!(lost, 0);
+    assert!(conflicts > 50, "{conflicts} conflicts");
+    let (lost, _) = run(50);
+    // ≈ 200 writes/s per leader on 10 keys: a key is written by leader 1 every ≈ 50 ms, so a
+    // large share of leader 0's writes land within 50 ms after one of them.
+    assert!(lost > 300, "{lost} lost updates with 50 ms of skew");
+}
