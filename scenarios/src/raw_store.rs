@@ -111,7 +111,24 @@ pub enum Replication {
     MultiLeader {
         /// The leader (a replica name) this front writes to while reachable.
         home: String,
+        /// `Lww` (last-writer-wins on local clocks) or `VersionVectors` (conflicts kept as
+        /// siblings, at most 3 leaders). Default `Lww`.
+        #[serde(default = "crate::raw_store::lww")]
+        resolution: Resolution,
     },
+}
+
+pub(crate) fn lww() -> Resolution {
+    Resolution::Lww
+}
+
+/// How multi-leader replicas resolve concurrent writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+pub enum Resolution {
+    /// Last writer wins, by the writing leader's local clock.
+    Lww,
+    /// Version vectors; concurrent writes become siblings.
+    VersionVectors,
 }
 
 pub(crate) fn yes() -> bool {

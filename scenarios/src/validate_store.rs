@@ -56,8 +56,9 @@ pub(super) fn front(
             w: *w,
             read_repair: *read_repair,
         },
-        Some(rs::Replication::MultiLeader { home }) => Replication::MultiLeader {
+        Some(rs::Replication::MultiLeader { home, resolution }) => Replication::MultiLeader {
             home: index_of(cx, &format!("{path}.replication.MultiLeader.home"), home),
+            version_vectors: *resolution == rs::Resolution::VersionVectors,
         },
         None if sql => Replication::PrimaryBackup { ack: Ack::Sync },
         None if nosql => Replication::Quorum {
@@ -227,7 +228,12 @@ pub(super) fn link(cx: &mut Ctx, raw: &Scenario, specs: &mut [ComponentSpec]) {
                     ack,
                     primary: k == 0,
                 },
-                Replication::MultiLeader { .. } => ReplicaMode::Leader { site: k as u8 },
+                Replication::MultiLeader {
+                    version_vectors, ..
+                } => ReplicaMode::Leader {
+                    site: k as u8,
+                    version_vectors,
+                },
             };
             if let ComponentConfig::StoreReplica(rc) = &mut specs[r].config {
                 rc.peers = peers;

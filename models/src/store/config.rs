@@ -36,7 +36,52 @@ pub enum Replication {
     MultiLeader {
         /// Index (into the replica list) of the leader this front uses while it is reachable.
         home: u8,
+        /// Track causality with version vectors instead of last-writer-wins: concurrent
+        /// writes are detected and kept as siblings (counted in `conflicts`), none is lost.
+        /// At most [`MAX_VV_LEADERS`] leaders.
+        version_vectors: bool,
     },
+}
+
+/// Most leaders with version vectors: a vector packs one 21-bit counter per leader in a u64
+/// (counters saturate at 2,097,151 writes per key and leader).
+pub const MAX_VV_LEADERS: usize = 3;
+
+/// Bits per leader counter in a packed version vector.
+const VV_BITS: u32 = 21;
+const VV_MASK: u64 = (1 << VV_BITS) - 1;
+
+/// Version-vector arithmetic on vectors packed in a `u64` (see [`MAX_VV_LEADERS`]).
+pub mod vv {
+    use super::{MAX_VV_LEADERS, VV_BITS, VV_MASK};
+
+    /// Counter of leader `i`.
+    pub fn get(v: u64, i: usize) -> u64 {
+        (v >> (VV_BITS * i as u32)) & VV_MASK
+    }
+    /// `v` with leader `i`'s counter incremented (saturating).
+    pub fn bump(v: u64, i: usize) -> u64 {
+        let c = get(v, i);
+        if c == VV_MASK {
+            v
+        } else {
+            v + (1 << (VV_BITS * i as u32))
+        }
+    }
+    /// Pointwise maximum.
+    pub fn merge(a: u64, b: u64) -> u64 {
+        (0..MAX_VV_LEADERS).fold(0, |m, i| {
+            m | (get(a, i).max(get(b, i)) << (VV_BITS * i as u32))
+        })
+    }
+    /// Whether `a` ≥ `b` pointwise (a has seen everything b has).
+    pub fn dominates(a: u64, b: u64) -> bool {
+        (0..MAX_VV_LEADERS).all(|i| get(a, i) >= get(b, i))
+    }
+    /// Number of writes the vector reflects (a total order for the checker).
+    pub fn total(v: u64) -> u64 {
+        (0..MAX_VV_LEADERS).map(|i| get(v, i)).sum()
+    }
 }
 
 impl Replication {
@@ -234,7 +279,18 @@ impl StoreConfig {
                     ));
                 }
             }
-            Replication::MultiLeader { home } => {
+            Replication::MultiLeader {
+                home,
+                version_vectors,
+            } => {
+                if version_vectors && n > MAX_VV_LEADERS {
+                    return Err(ConfigError::new(
+                        "replication.MultiLeader.resolution",
+                        format!(
+                            "version vectors support at most {MAX_VV_LEADERS} leaders, got {n}"
+                        ),
+                    ));
+                }
                 if n < 2 {
                     return Err(ConfigError::new(
                         "replication",
@@ -305,10 +361,13 @@ pub enum ReplicaMode {
         /// Initial primary.
         primary: bool,
     },
-    /// Multi-leader member with this site index (low bits of its LWW stamps).
+    /// Multi-leader member with this site index (low bits of its LWW stamps, or its
+    /// counter in version vectors).
     Leader {
         /// Site index.
         site: u8,
+        /// Version vectors instead of last-writer-wins.
+        version_vectors: bool,
     },
 }
 

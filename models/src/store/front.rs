@@ -271,7 +271,7 @@ impl StoreFront {
                     None => self.finish(cx, slot, Status::Unavailable, 0),
                 }
             }
-            Replication::MultiLeader { home } => {
+            Replication::MultiLeader { home, .. } => {
                 let home = usize::from(home);
                 let target = if self.reachable(now, home) {
                     Some(home)
@@ -481,6 +481,20 @@ impl StoreFront {
 
     fn finish(&mut self, cx: &mut Ctx<'_, Cluster>, slot: usize, status: Status, version: u64) {
         let now = cx.now();
+        // Version vectors are partially ordered: the checker and the clients get the number
+        // of writes a vector reflects.
+        let vv = matches!(
+            self.cfg.replication,
+            Replication::MultiLeader {
+                version_vectors: true,
+                ..
+            }
+        );
+        let version = if vv {
+            super::vv::total(version)
+        } else {
+            version
+        };
         let p = self.pending[slot];
         debug_assert!(p.live);
         self.pending[slot].live = false;
@@ -552,7 +566,16 @@ impl StoreFront {
     }
 
     fn observe(&mut self, cx: &mut Ctx<'_, Cluster>, key: u64, version: u64) {
-        if self.checker.write_acked(key, version, cx.now()) {
+        let lost = self.checker.write_acked(key, version, cx.now());
+        // With version vectors every concurrent write survives as a sibling: none is lost.
+        let vv = matches!(
+            self.cfg.replication,
+            Replication::MultiLeader {
+                version_vectors: true,
+                ..
+            }
+        );
+        if lost && !vv {
             cx.count(self.m.lost_updates, 1);
         }
         if self.cfg.failover.is_some() {

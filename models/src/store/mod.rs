@@ -47,7 +47,12 @@
 //!   clock** (low 8 bits = site) and replicates them ([`Msg::Merge`]) to the others, which keep
 //!   the larger stamp (last-writer-wins). A write whose stamp is lower than a version already
 //!   acknowledged is a **lost update** (clock skew makes later writes lose). A merge whose
-//!   writer had not seen the receiver's current value is a **conflict**.
+//!   writer had not seen the receiver's current value is a **conflict**. With
+//!   `version_vectors` the leaders track causality instead (up to 3 leaders, vectors packed in
+//!   the version): a write bumps its leader's counter over everything held; a merge that
+//!   neither dominates nor is dominated is a **conflict**, kept as siblings under the merged
+//!   vector (no update is lost); clients and the checker see the number of writes a vector
+//!   reflects as its version.
 //!
 //! # CP or AP ([`PartitionPolicy`])
 //!
@@ -95,8 +100,8 @@ mod front;
 mod replica;
 
 pub use config::{
-    Ack, DEFAULT_VISIBILITY_BUCKETS_MS, Failover, MAX_REPLICAS, PartitionPolicy, Promote, ReadFrom,
-    ReplicaConfig, ReplicaMode, Replication, StoreConfig,
+    Ack, DEFAULT_VISIBILITY_BUCKETS_MS, Failover, MAX_REPLICAS, MAX_VV_LEADERS, PartitionPolicy,
+    Promote, ReadFrom, ReplicaConfig, ReplicaMode, Replication, StoreConfig, vv,
 };
 pub use front::StoreFront;
 pub use replica::StoreReplica;

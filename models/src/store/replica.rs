@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use clustersim_engine::{Component, ComponentId, Ctx, DropCause, Recorder, SeriesId, SimTime};
 
-use super::config::{Ack, ReplicaConfig, ReplicaMode};
+use super::config::{Ack, ReplicaConfig, ReplicaMode, vv};
 use super::{Msg, NO_ID, Timer};
 use crate::Cluster;
 
@@ -184,6 +184,16 @@ impl StoreReplica {
         }
     }
 
+    fn version_vectors(&self) -> bool {
+        matches!(
+            self.cfg.mode,
+            ReplicaMode::Leader {
+                version_vectors: true,
+                ..
+            }
+        )
+    }
+
     fn in_queue(&self) -> usize {
         self.queue.len() + self.busy as usize
     }
@@ -265,6 +275,21 @@ impl StoreReplica {
                 };
                 cx.send_with(job.from, ack.into(), self.cfg.transport, 16);
             }
+            JobKind::Merge if self.version_vectors() => {
+                let current = self.data.get(&job.key).map_or(0, |v| v.version);
+                if vv::dominates(current, job.version) {
+                    cx.count(self.m.lww_discarded, 1); // Already seen.
+                } else {
+                    if !vv::dominates(job.version, current) {
+                        // Concurrent: keep both as siblings under the merged vector.
+                        cx.count(self.m.conflicts, 1);
+                    }
+                    let version = vv::merge(current, job.version);
+                    self.data.insert(job.key, Value { version });
+                    cx.gauge_set(self.m.keys, self.data.len() as i64);
+                }
+                cx.count(self.m.applied, 1);
+            }
             JobKind::Merge => {
                 let current = self.data.get(&job.key).map_or(0, |v| v.version);
                 if current != 0 && current as u32 != job.aux && current != job.version {
@@ -324,7 +349,33 @@ impl StoreReplica {
                     },
                 );
             }
-            ReplicaMode::Leader { site } => {
+            ReplicaMode::Leader {
+                site,
+                version_vectors: true,
+            } => {
+                // The write has seen every sibling held here: it replaces them all.
+                let current = self.data.get(&job.key).map_or(0, |v| v.version);
+                let version = vv::bump(current, usize::from(site));
+                self.data.insert(job.key, Value { version });
+                cx.gauge_set(self.m.keys, self.data.len() as i64);
+                for i in 0..self.cfg.peers.len() {
+                    let msg = Msg::Merge {
+                        base_lo: 0,
+                        key: job.key,
+                        version,
+                    };
+                    self.ship(cx, i, msg);
+                }
+                self.reply(
+                    cx,
+                    job,
+                    Msg::WriteOk {
+                        id: job.id,
+                        version,
+                    },
+                );
+            }
+            ReplicaMode::Leader { site, .. } => {
                 let stamp = (cx.local_time().as_nanos() & !0xff) | u64::from(site);
                 let base = self.data.get(&job.key).map_or(0, |v| v.version);
                 if !self.store(cx, job.key, stamp) {

@@ -55,7 +55,12 @@ fn store_world(
                 ack,
                 primary: k == 0,
             },
-            Replication::MultiLeader { .. } => ReplicaMode::Leader { site: k as u8 },
+            Replication::MultiLeader {
+                version_vectors, ..
+            } => ReplicaMode::Leader {
+                site: k as u8,
+                version_vectors,
+            },
             _ => ReplicaMode::Plain,
         };
         assert_eq!(
@@ -274,7 +279,7 @@ fn replica_unless_ryw_routing_keeps_read_your_writes() {
 /// after one of its writes to the same key lose.
 #[test]
 fn multi_leader_lww_loses_updates_only_with_skew() {
-    let run = |ahead_ms: i64| {
+    let run = |ahead_ms: i64, version_vectors: bool| {
         let mut w = World::new(9);
         let mut c0 = client(400.0, 1.0, 1.0, 10);
         c0.target = ComponentId(2);
@@ -284,8 +289,13 @@ fn multi_leader_lww_loses_updates_only_with_skew() {
         w.add("users1", ComponentConfig::OpenLoopClient(c1));
         let leaders = vec![ComponentId(4), ComponentId(5)];
         for (k, name) in ["front0", "front1"].into_iter().enumerate() {
-            let mut f =
-                StoreConfig::new(leaders.clone(), Replication::MultiLeader { home: k as u8 });
+            let mut f = StoreConfig::new(
+                leaders.clone(),
+                Replication::MultiLeader {
+                    home: k as u8,
+                    version_vectors,
+                },
+            );
             f.partition = clustersim_models::store::PartitionPolicy::Ap;
             f.origin = k as u8;
             f.peers = vec![ComponentId(3 - k as u32)];
@@ -294,7 +304,10 @@ fn multi_leader_lww_loses_updates_only_with_skew() {
         for (k, &id) in leaders.iter().enumerate() {
             let mut rc = ReplicaConfig::new(zero(), zero());
             rc.peers = leaders.iter().copied().filter(|&p| p != id).collect();
-            rc.mode = ReplicaMode::Leader { site: k as u8 };
+            rc.mode = ReplicaMode::Leader {
+                site: k as u8,
+                version_vectors,
+            };
             rc.replication_delay = Dist::constant(10e6).unwrap();
             assert_eq!(
                 w.add(&format!("leader{k}"), ComponentConfig::StoreReplica(rc)),
@@ -312,11 +325,16 @@ fn multi_leader_lww_loses_updates_only_with_skew() {
             counter(&rep, ComponentId(4), "conflicts") + counter(&rep, ComponentId(5), "conflicts"),
         )
     };
-    let (lost, conflicts) = run(0);
+    let (lost, conflicts) = run(0, false);
     assert_eq!(lost, 0);
     assert!(conflicts > 50, "{conflicts} conflicts");
-    let (lost, _) = run(50);
+    let (lost, _) = run(50, false);
     // ≈ 200 writes/s per leader on 10 keys: a key is written by leader 1 every ≈ 50 ms, so a
     // large share of leader 0's writes land within 50 ms after one of them.
     assert!(lost > 300, "{lost} lost updates with 50 ms of skew");
+    // Version vectors ignore clocks: concurrent writes are surfaced as conflicts (siblings)
+    // and nothing is lost, skew or not.
+    let (lost, conflicts) = run(50, true);
+    assert_eq!(lost, 0);
+    assert!(conflicts > 50, "{conflicts} conflicts with version vectors");
 }
