@@ -433,3 +433,56 @@ impl ReplicaConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_vectors_pack_and_compare() {
+        let a = vv::bump(vv::bump(0, 0), 2); // (1, 0, 1)
+        let b = vv::bump(0, 1); // (0, 1, 0)
+        assert_eq!((vv::get(a, 0), vv::get(a, 1), vv::get(a, 2)), (1, 0, 1));
+        assert!(!vv::dominates(a, b) && !vv::dominates(b, a), "concurrent");
+        let m = vv::merge(a, b);
+        assert!(vv::dominates(m, a) && vv::dominates(m, b));
+        assert_eq!(vv::total(m), 3);
+        // Saturation instead of overflow into the next leader's counter.
+        let full = VV_MASK << VV_BITS;
+        assert_eq!(vv::bump(full, 1), full);
+    }
+
+    #[test]
+    fn invalid_stores_are_refused() {
+        let ids: Vec<ComponentId> = (0..4).map(ComponentId).collect();
+        let mut c = StoreConfig::new(
+            ids.clone(),
+            Replication::MultiLeader {
+                home: 0,
+                version_vectors: true,
+            },
+        );
+        assert_eq!(
+            c.validate().unwrap_err().field,
+            "replication.MultiLeader.resolution"
+        );
+        c.replication = Replication::Quorum {
+            r: 2,
+            w: 5,
+            read_repair: true,
+        };
+        assert_eq!(c.validate().unwrap_err().field, "replication.Quorum.w");
+        c.replication = Replication::PrimaryBackup {
+            ack: Ack::SemiSync { k: 4 },
+        };
+        assert_eq!(
+            c.validate().unwrap_err().field,
+            "replication.ack.SemiSync.k"
+        );
+        c.replication = Replication::PrimaryBackup { ack: Ack::Async };
+        c.detect_after = c.heartbeat;
+        assert_eq!(c.validate().unwrap_err().field, "detect_after");
+        c.detect_after = SimDuration::from_secs(1);
+        assert!(c.validate().is_ok());
+    }
+}
