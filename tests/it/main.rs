@@ -11,6 +11,7 @@
 //! * `analysis_views`: `compare` verdicts, SVG charts for every catalogue scenario, the HTML
 //!   report, `--check-determinism`.
 //! * `warmup_auto`: `warmup: Auto` syntax, MSER-5 re-runs, batch-means CIs.
+//! * `store_reports`: `visibility.csv` of replicated stores.
 //!
 //! Shared helpers live in the crate's library (`tests/lib.rs`).
 
@@ -20,4 +21,5 @@ mod cli;
 mod config_errors;
 mod determinism;
 mod shards;
+mod store_reports;
 mod warmup_auto;
