@@ -589,14 +589,22 @@ impl StoreFront {
             let msg = Msg::Heartbeat { seq: self.hb_seq };
             cx.send_with(self.cfg.replicas[i], msg.into(), Transport::Datagram, 16);
         }
-        self.trim_acked();
+        self.trim_acked(cx.now());
         self.detect(cx);
         cx.set_timer(self.cfg.heartbeat, Timer::Heartbeat.into());
     }
 
-    /// Forgets acknowledged versions every replica has applied (they cannot be lost).
-    fn trim_acked(&mut self) {
-        let floor = self.applied.iter().copied().min().unwrap_or(0);
+    /// Forgets acknowledged versions every reachable replica has applied (they cannot be lost).
+    /// Only reachable replicas count: an unreachable one cannot be promoted, so writes it
+    /// lacks cannot be lost by a failover (and a dead replica must not hold memory).
+    fn trim_acked(&mut self, now: SimTime) {
+        let Some(floor) = (0..self.applied.len())
+            .filter(|&i| self.reachable(now, i))
+            .map(|i| self.applied[i])
+            .min()
+        else {
+            return;
+        };
         while self.acked.front().is_some_and(|&v| v <= floor) {
             self.acked.pop_front();
         }
