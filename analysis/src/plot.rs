@@ -176,6 +176,14 @@ pub fn fault_windows(s: &Scenario) -> Vec<Shade> {
             push(out, t, label, end.min(end_s), partition)
         };
         match &f.action {
+            FaultAction::PartitionFor { duration, .. } => {
+                push(
+                    &mut out,
+                    "partition".to_owned(),
+                    t + duration.0.as_secs_f64(),
+                    true,
+                );
+            }
             FaultAction::CrashFor { node, duration } => {
                 push(
                     &mut out,

@@ -230,6 +230,59 @@ struct Manifest<'a> {
     resolved: &'a Scenario,
 }
 
+/// The t-visibility counters of replicated stores (`clustersim_models::store`), labelled
+/// `dt_ms=B` per Δt bucket.
+const VIS_READS: &str = "visibility_reads";
+/// The reads among them that saw the last acknowledged write.
+const VIS_FRESH: &str = "visibility_fresh";
+
+/// `visibility.csv`: the PBS t-visibility curve of every store front, one row per run ×
+/// component × Δt bucket — reads that started `dt_ms` (the bucket's lower edge) or more after
+/// the key's last acknowledged write, how many of them saw it, and the fraction
+/// `p_visible`. Built from the measured-period totals (metrics.csv) of the labelled
+/// `visibility_reads@dt_ms=B` and `visibility_fresh@dt_ms=B` counters, so it needs no report
+/// interval. `None` when no run has such series.
+pub fn visibility_csv(plan: &Plan, results: &[RunResult]) -> Result<Option<Vec<u8>>> {
+    use std::collections::BTreeMap;
+    // (result index, component, bucket ms) -> (reads, fresh), from the measured-period totals
+    // of the labelled counters `visibility_reads@dt_ms=B` / `visibility_fresh@dt_ms=B`.
+    let mut acc: BTreeMap<(usize, &str, u64), (f64, f64)> = BTreeMap::new();
+    for (i, r) in results.iter().enumerate() {
+        for t in &r.series {
+            let fresh = match t.metric.as_str() {
+                VIS_READS => false,
+                VIS_FRESH => true,
+                _ => continue,
+            };
+            let Some(Ok(dt)) = t.label.strip_prefix("dt_ms=").map(str::parse::<u64>) else {
+                continue;
+            };
+            let e = acc.entry((i, t.component.as_str(), dt)).or_default();
+            if fresh {
+                e.1 += t.value;
+            } else {
+                e.0 += t.value;
+            }
+        }
+    }
+    if acc.is_empty() {
+        return Ok(None);
+    }
+    let header = run_header(plan, &["component", "dt_ms", "reads", "fresh", "p_visible"]);
+    let rows = acc.into_iter().map(|((i, component, dt), (reads, fresh))| {
+        let mut row = run_cells(plan, &results[i]);
+        row.extend([
+            component.to_owned(),
+            dt.to_string(),
+            num(reads),
+            num(fresh),
+            num(if reads > 0.0 { fresh / reads } else { f64::NAN }),
+        ]);
+        row
+    });
+    csv_bytes(header, rows).map(Some)
+}
+
 /// Writes every report into `out_dir`, atomically, file by file.
 pub fn write_all(
     out_dir: &Path,
@@ -249,6 +302,9 @@ pub fn write_all(
     write("timeseries.csv", timeseries_csv(plan, results)?)?;
     write("metrics.csv", metrics_csv(plan, results)?)?;
     write("latency_cdf.csv", latency_cdf_csv(plan, results)?)?;
+    if let Some(bytes) = visibility_csv(plan, results)? {
+        write("visibility.csv", bytes)?;
+    }
     let manifest = Manifest {
         clustersim_version: env!("CARGO_PKG_VERSION"),
         scenario_file: scenario_file.display().to_string(),

@@ -69,6 +69,7 @@ pub mod rate_limiter;
 pub mod registry;
 pub mod service;
 pub mod sharding;
+pub mod store;
 pub mod workload;
 
 pub use error::ConfigError;

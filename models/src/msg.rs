@@ -22,7 +22,8 @@
 use clustersim_engine::{StableHash, StableHasher};
 
 use crate::{
-    cache, comm, load_balancer, messaging, patterns, rate_limiter, service, sharding, workload,
+    cache, comm, load_balancer, messaging, patterns, rate_limiter, service, sharding, store,
+    workload,
 };
 
 /// Every message a model can send.
@@ -56,6 +57,9 @@ pub enum Msg {
     Pattern(patterns::Msg),
     /// Producers, brokers and consumers of asynchronous messaging ([`crate::messaging`]).
     Messaging(messaging::Msg),
+    /// Replicated store traffic: replica operations, replication, heartbeats, failover
+    /// ([`crate::store`]).
+    Store(store::Msg),
 }
 
 /// A generic request.
@@ -149,6 +153,8 @@ pub enum Timer {
     Pattern(patterns::Timer),
     /// Timers of the messaging components ([`crate::messaging`]).
     Messaging(messaging::Timer),
+    /// Timers of the replicated store ([`crate::store`]).
+    Store(store::Timer),
 }
 
 const _: () = assert!(size_of::<Msg>() <= 48);
@@ -273,6 +279,10 @@ impl StableHash for Msg {
                 h.write_u64(104);
                 m.stable_hash(h);
             }
+            Msg::Store(m) => {
+                h.write_u64(105);
+                m.stable_hash(h);
+            }
         }
     }
 }
@@ -314,6 +324,10 @@ impl StableHash for Timer {
             }
             Timer::Messaging(t) => {
                 h.write_u64(104);
+                t.stable_hash(h);
+            }
+            Timer::Store(t) => {
+                h.write_u64(105);
                 t.stable_hash(h);
             }
         }

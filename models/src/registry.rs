@@ -15,6 +15,7 @@ use crate::patterns::PatternConfig;
 use crate::rate_limiter::{CounterStore, CounterStoreConfig, RateLimiter, RateLimiterConfig};
 use crate::service::{Service, ServiceConfig};
 use crate::sharding::{ShardRouter, ShardRouterConfig};
+use crate::store::{ReplicaConfig, StoreConfig, StoreFront, StoreReplica};
 use crate::workload::{ClosedLoopClient, ClosedLoopConfig, OpenLoopClient, OpenLoopConfig};
 
 /// The configuration of one component, of any kind.
@@ -46,6 +47,11 @@ pub enum ComponentConfig {
     Pattern(PatternConfig),
     /// A producer, broker or consumer of asynchronous messaging ([`crate::messaging`]).
     Messaging(MessagingConfig),
+    /// A replicated store's front: routing, quorums, failover, consistency checker
+    /// ([`crate::store::StoreFront`]).
+    Store(StoreConfig),
+    /// A storage replica of a replicated store ([`crate::store::StoreReplica`]).
+    StoreReplica(ReplicaConfig),
 }
 
 impl ComponentConfig {
@@ -80,6 +86,8 @@ impl ComponentConfig {
             ComponentConfig::CounterStore(_) => Vec::new(),
             ComponentConfig::Pattern(c) => c.targets(),
             ComponentConfig::Messaging(c) => c.targets(),
+            ComponentConfig::Store(c) => c.targets(),
+            ComponentConfig::StoreReplica(_) => Vec::new(),
         }
     }
 
@@ -97,6 +105,8 @@ impl ComponentConfig {
             ComponentConfig::CounterStore(_) => "counter_store",
             ComponentConfig::Pattern(c) => c.kind_name(),
             ComponentConfig::Messaging(c) => c.kind_name(),
+            ComponentConfig::Store(_) => "store",
+            ComponentConfig::StoreReplica(_) => "store_replica",
         }
     }
 
@@ -111,6 +121,7 @@ impl ComponentConfig {
             ComponentConfig::RateLimiter(_) | ComponentConfig::CounterStore(_) => false,
             ComponentConfig::Pattern(c) => c.is_client(),
             ComponentConfig::Messaging(c) => c.is_client(),
+            ComponentConfig::Store(_) | ComponentConfig::StoreReplica(_) => false,
         }
     }
 
@@ -129,6 +140,8 @@ impl ComponentConfig {
             ComponentConfig::CounterStore(c) => c.validate(),
             ComponentConfig::Pattern(c) => c.validate(),
             ComponentConfig::Messaging(c) => c.validate(),
+            ComponentConfig::Store(c) => c.validate(),
+            ComponentConfig::StoreReplica(c) => c.validate(),
         }
     }
 }
@@ -155,6 +168,8 @@ pub fn build(
         ComponentConfig::CounterStore(c) => Box::new(CounterStore::new(c, me, metrics)),
         ComponentConfig::Pattern(c) => c.build(me, metrics),
         ComponentConfig::Messaging(c) => c.build(me, metrics),
+        ComponentConfig::Store(c) => Box::new(StoreFront::new(c, me, metrics)),
+        ComponentConfig::StoreReplica(c) => Box::new(StoreReplica::new(c, me, metrics)),
     }
 }
 

@@ -25,6 +25,7 @@ pub mod overrides;
 pub mod raw;
 pub mod raw_messaging;
 pub mod raw_patterns;
+pub mod raw_store;
 pub mod search;
 pub mod units;
 pub mod validate;

@@ -495,6 +495,11 @@ pub enum Kind {
     /// Asynchronous messaging: producers, queue and log brokers, consumers
     /// ([`crate::raw_messaging::Messaging`]).
     Messaging(crate::raw_messaging::Messaging),
+    /// A replicated key-value store's front: routing, quorums, failover, consistency
+    /// checking ([`crate::raw_store::Store`]).
+    Store(crate::raw_store::Store),
+    /// A storage replica of a `Store` ([`crate::raw_store::StoreReplica`]).
+    StoreReplica(crate::raw_store::StoreReplica),
 }
 
 /// Operation of a request.
@@ -1239,6 +1244,13 @@ pub enum FaultAction {
     Partition {
         /// Groups of node (or component) names.
         groups: Vec<Vec<String>>,
+    },
+    /// A `Partition` that heals (removing every partition and cut) after `duration`.
+    PartitionFor {
+        /// Groups of node (or component) names.
+        groups: Vec<Vec<String>>,
+        /// How long it lasts.
+        duration: Duration,
     },
     /// Partition by regions.
     PartitionRegions {

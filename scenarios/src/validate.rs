@@ -21,6 +21,8 @@ use crate::units::{ByteSize, Duration};
 #[path = "validate_messaging.rs"]
 mod messaging;
 mod patterns;
+#[path = "validate_store.rs"]
+mod validate_store;
 
 /// A validated scenario: every name resolved, every value checked, engine and model types.
 #[derive(Clone, Debug)]
@@ -481,6 +483,19 @@ pub fn validate(raw: &Scenario) -> Result<Spec, Vec<Diagnostic>> {
                 &c.name,
                 m,
             )),
+            raw::Kind::Store(s) => {
+                let order = raw.components[..i]
+                    .iter()
+                    .filter(|c| matches!(c.kind, raw::Kind::Store(_)))
+                    .count();
+                let p = format!("{path}.Store");
+                ComponentConfig::Store(validate_store::front(&mut cx, &components, &p, s, order))
+            }
+            raw::Kind::StoreReplica(r) => ComponentConfig::StoreReplica(validate_store::replica(
+                &mut cx,
+                &format!("{path}.StoreReplica"),
+                r,
+            )),
         };
         // The plugin's own range checks: anything `build` would refuse is reported here, with
         // its path, before a run starts.
@@ -507,6 +522,8 @@ pub fn validate(raw: &Scenario) -> Result<Spec, Vec<Diagnostic>> {
                 raw::Kind::CounterStore(_) => "CounterStore",
                 raw::Kind::Pattern(k) => k.variant_path(),
                 raw::Kind::Messaging(m) => m.path(),
+                raw::Kind::Store(_) => "Store",
+                raw::Kind::StoreReplica(_) => "StoreReplica",
             };
             cx.err(format!("{path}.{variant}.{}", e.field), e.problem.clone());
         }
@@ -528,6 +545,7 @@ pub fn validate(raw: &Scenario) -> Result<Spec, Vec<Diagnostic>> {
     patterns::check_patterns(&mut cx, raw, &components, &mut specs);
     check_call_graph(&mut cx, raw, &specs, &is_client);
     check_limiter_stores(&mut cx, raw, &components);
+    validate_store::link(&mut cx, raw, &mut specs);
 
     // Faults.
     let node_ref = |cx: &mut Ctx, path: &str, name: &str| -> Option<NodeId> {
@@ -638,6 +656,31 @@ pub fn validate(raw: &Scenario) -> Result<Spec, Vec<Diagnostic>> {
                     resolved.push(group);
                 }
                 faults.push((at, FaultAction::Partition(resolved)));
+            }
+            raw::FaultAction::PartitionFor {
+                groups,
+                duration: d,
+            } => {
+                let mut seen = BTreeMap::new();
+                let mut resolved = Vec::new();
+                for (g, members) in groups.iter().enumerate() {
+                    let mut group = Vec::new();
+                    for (m, name) in members.iter().enumerate() {
+                        let p = format!("{path}.PartitionFor.groups[{g}][{m}]");
+                        if let Some(n) = node_ref(&mut cx, &p, name) {
+                            if let Some(prev) = seen.insert(n, name.clone()) {
+                                cx.push(
+                                    Diagnostic::new(p, format!("`{name}` is on node already listed (as `{prev}`) in this partition"))
+                                        .with_hint("a node can be in one group only"),
+                                );
+                            }
+                            group.push(n);
+                        }
+                    }
+                    resolved.push(group);
+                }
+                faults.push((at, FaultAction::Partition(resolved)));
+                faults.push((at + d.0, FaultAction::Heal));
             }
             raw::FaultAction::PartitionRegions { groups } => {
                 let mut seen = std::collections::BTreeSet::new();

@@ -209,6 +209,15 @@ const CASES: &[Case] = &[
             ": components[6].kind.Pattern.StranglerRouter.routes[0].schedule[1].at: schedule steps must be in strictly increasing time order",
         ],
     ),
+    semantic(
+        "store_bad_replicas.ron",
+        Some(2),
+        &[
+            ": components[1].kind.Store.replication.Quorum.r: r must be in 1..=3 (the replicas), got 4",
+            ": components[1].kind.Store.replicas[1]: `api` is not a StoreReplica, so it cannot hold this store's data",
+            "name a StoreReplica: db1, db2",
+        ],
+    ),
 ];
 
 /// 1-based (line, column in characters) of the first occurrence of `needle` in `text`.

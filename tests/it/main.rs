@@ -15,6 +15,7 @@
 //!   against the M/M/1 response-time distribution.
 //! * `estimate`: capacity-estimate arithmetic, the simulation cross-check, the SLO knee finder
 //!   against Erlang C, and their command lines.
+//! * `store_reports`: `visibility.csv` of replicated stores.
 //!
 //! Shared helpers live in the crate's library (`tests/lib.rs`).
 
@@ -26,4 +27,5 @@ mod determinism;
 mod estimate;
 mod metrics_breakdown;
 mod shards;
+mod store_reports;
 mod warmup_auto;

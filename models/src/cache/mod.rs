@@ -750,6 +750,7 @@ impl Component<Cluster> for Cache {
             Msg::Pattern(_) => {}
             // Messaging traffic is for brokers and their clients ([`crate::messaging`]).
             Msg::Messaging(_) => {}
+            Msg::Store(_) => {}
         }
     }
 

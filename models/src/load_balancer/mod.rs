@@ -736,6 +736,7 @@ impl Component<Cluster> for LoadBalancer {
             Msg::Pattern(_) => {}
             // Messaging traffic is for brokers and their clients ([`crate::messaging`]).
             Msg::Messaging(_) => {}
+            Msg::Store(_) => {}
         }
     }
 
@@ -789,6 +790,7 @@ impl Component<Cluster> for LoadBalancer {
             Msg::Pattern(_) => {}
             // Messaging traffic is for brokers and their clients ([`crate::messaging`]).
             Msg::Messaging(_) => {}
+            Msg::Store(_) => {}
         }
     }
 

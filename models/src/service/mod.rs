@@ -592,6 +592,7 @@ impl Component<Cluster> for Service {
             Msg::Pattern(_) => {}
             // Messaging traffic is for brokers and their clients ([`crate::messaging`]).
             Msg::Messaging(_) => {}
+            Msg::Store(_) => {}
         }
     }
 

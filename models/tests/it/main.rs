@@ -12,6 +12,7 @@
 //! * `patterns`: sagas against their closed forms and the audit, idempotent POST, CQRS lag
 //!   against M/D/1, strangler routing against Erlang B, database per service.
 //! * `messaging`: dead-letter fraction p^k, M/M/c broker queues, per-key ordering, groups.
+//! * `store`: replicated stores: t-visibility, quorums, RPO on failover, availability.
 
 mod behaviour;
 mod cache;
@@ -23,3 +24,4 @@ mod messaging;
 mod patterns;
 mod rate_limiter;
 mod sharding;
+mod store;
