@@ -492,7 +492,8 @@ pub fn from_report(
     ];
     debug_assert_eq!(metrics.len(), RUN_METRICS.len());
 
-    let timeseries = timeseries(report);
+    let mut timeseries = timeseries(report);
+    add_availability(&mut timeseries, report, kinds);
     let stop = report.summary.stop;
     let failure = match stop {
         StopReason::EndTime | StopReason::Exhausted => None,
@@ -571,6 +572,54 @@ fn series_totals(report: &RunReport) -> Vec<SeriesRow> {
         }
     }
     rows
+}
+
+/// Kinds whose per-window `availability` timeseries.csv reports: successful ÷ attempted
+/// answers, `completed` ÷ (`completed` + `errors`) in the window. Replicated store fronts
+/// answer every request with `Ok` or an error (refused by the CP policy, no quorum, timed
+/// out), so this is the availability clients saw in that window.
+const AVAILABILITY_KINDS: &[&str] = &["store"];
+
+/// Appends an `availability` row per window to every component of [`AVAILABILITY_KINDS`]
+/// that answered anything in that window.
+fn add_availability(rows: &mut Vec<TimeseriesRow>, report: &RunReport, kinds: &[String]) {
+    let wanted: Vec<&str> = report
+        .names
+        .components
+        .iter()
+        .zip(kinds)
+        .filter(|(_, k)| AVAILABILITY_KINDS.contains(&k.as_str()))
+        .map(|(n, _)| n.as_str())
+        .collect();
+    if wanted.is_empty() {
+        return;
+    }
+    // (window start as bits — exact, no float comparison —, component) → (ok, errors).
+    let mut answers: std::collections::BTreeMap<(u64, &str), (f64, f64, usize)> =
+        std::collections::BTreeMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        if !wanted.contains(&r.component.as_str()) {
+            continue;
+        }
+        let e = answers
+            .entry((r.start_s.to_bits(), r.component.as_str()))
+            .or_insert((0.0, 0.0, i));
+        match r.metric.as_str() {
+            "completed" => e.0 = r.value,
+            "errors" => e.1 = r.value,
+            _ => {}
+        }
+    }
+    let extra: Vec<TimeseriesRow> = answers
+        .values()
+        .filter(|(ok, errors, _)| ok + errors > 0.0)
+        .map(|&(ok, errors, i)| TimeseriesRow {
+            metric: "availability".into(),
+            value: ok / (ok + errors),
+            ..rows[i].clone()
+        })
+        .collect();
+    rows.extend(extra);
 }
 
 fn timeseries(report: &RunReport) -> Vec<TimeseriesRow> {

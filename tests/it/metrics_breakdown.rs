@@ -116,3 +116,33 @@ fn latency_cdf_matches_mm1() {
     assert_eq!(at(0.99), value_of(&run.metrics, "latency_p99_ms"));
     assert_eq!(at(1.0), value_of(&run.metrics, "latency_max_ms"));
 }
+
+/// Store fronts get an `availability` row per window (successful ÷ answered). In
+/// `store_partition_cp_vs_ap.ron` the 2|1 partition lasts from 3 s to 13 s: with the CP policy
+/// the minority front (`db_b`, one replica of three) refuses everything inside it (exactly
+/// 0: every answer is a refusal), while the majority front keeps serving; with AP both serve.
+/// Windows next to the partition's edges are skipped: requests caught in flight time out.
+#[test]
+fn store_availability_per_window_shows_cp_refusing_on_the_minority_side() {
+    let plan = plan_short(
+        &scenarios_dir().join("store_partition_cp_vs_ap.ron"),
+        &["duration=16s"],
+    );
+    let runs = run_all(&plan);
+    let availability = |run: &clustersim_analysis::result::RunResult, component: &str| {
+        let v: Vec<(f64, f64)> = run
+            .timeseries
+            .iter()
+            .filter(|t| t.component == component && t.metric == "availability")
+            .filter(|t| (5.0..12.0).contains(&t.start_s))
+            .map(|t| (t.start_s, t.value))
+            .collect();
+        assert_eq!(v.len(), 7, "{component}: windows {v:?}");
+        v
+    };
+    let (cp, ap) = (&runs[0], &runs[1]);
+    assert!(availability(cp, "db_b").iter().all(|&(_, a)| a == 0.0));
+    assert!(availability(cp, "db_a").iter().all(|&(_, a)| a >= 0.95));
+    assert!(availability(ap, "db_b").iter().all(|&(_, a)| a >= 0.95));
+    assert!(availability(ap, "db_a").iter().all(|&(_, a)| a >= 0.95));
+}
