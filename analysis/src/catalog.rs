@@ -34,6 +34,107 @@ pub const PLUGINS: &[(&str, &str, &str)] = &[
         r#"Service(service_time: Exponential(mean: "1ms"))"#,
     ),
     (
+        "LoadBalancer",
+        "Load balancer: round robin, weighted, least connections, least response time, power of \
+         two choices, random, IP/key hash, failover; L4 or L7 with per-operation pools; health \
+         checks, passive ejection, retries on another backend.",
+        r#"LoadBalancer(backends: [(target: "app1"), (target: "app2")])"#,
+    ),
+    (
+        "Cache",
+        "Cache in front of a backend: LRU/LFU/FIFO, capacity, TTLs on the node's clock, \
+         read-through with write-through/-back/-around/invalidate policies, stale hits.",
+        r#"Cache(backends: ["db"])"#,
+    ),
+    (
+        "ReverseProxy",
+        "A reverse proxy (a caching edge in front of origin servers); a CDN edge with \
+         geo-routed clients.",
+        r#"ReverseProxy(backends: ["origin"])"#,
+    ),
+    (
+        "ForwardProxy",
+        "A forward proxy on the clients' side: caches what its users fetch.",
+        r#"ForwardProxy(backends: ["internet"])"#,
+    ),
+    (
+        "Publisher",
+        "Publishes notifications at a rate to push gateways and polling servers.",
+        r#"Publisher(targets: ["gateway"], rate: "2/s")"#,
+    ),
+    (
+        "PushGateway",
+        "Keeps client connections (WebSocket-like) and pushes each notification to them.",
+        r#"PushGateway()"#,
+    ),
+    (
+        "PushClient",
+        "Connects to a push gateway (handshake round trips), reconnects with backoff, counts \
+         missed pushes.",
+        r#"PushClient(gateway: "gateway")"#,
+    ),
+    (
+        "PollServer",
+        "Answers polls with the notifications published since the client's last poll.",
+        r#"PollServer()"#,
+    ),
+    (
+        "PollClient",
+        "Polls a server every interval (HTTP polling); notification delay ≈ interval/2 + RTT.",
+        r#"PollClient(server: "poller", interval: "1s")"#,
+    ),
+    (
+        "Peer",
+        "Sends frames to a peer directly (P2P) or through a relay (TURN-like).",
+        r#"Peer(peer: "bob", rate: "50/s")"#,
+    ),
+    (
+        "Relay",
+        "Forwards peer frames (TURN-like relay); counts relayed bytes.",
+        r#"Relay()"#,
+    ),
+    (
+        "MediaSource",
+        "Live media: chunks at a frame rate over datagrams or a stream.",
+        r#"MediaSource(target: "viewer", frame_rate: "30/s")"#,
+    ),
+    (
+        "MediaClient",
+        "Plays media with a playout delay: chunks on time, late or lost.",
+        r#"MediaClient(playout_delay: "150ms")"#,
+    ),
+    (
+        "ShardRouter",
+        "Places requests on shards by key (mod, consistent hashing with vnodes, range, \
+         rendezvous), hot-key replication, membership changes with simulated data movement.",
+        r#"ShardRouter(shards: [(target: "s1"), (target: "s2"), (target: "s3")])"#,
+    ),
+    (
+        "RateLimiter",
+        "Rate limiter in front of a component: token/leaky bucket, fixed window, sliding log \
+         or counter; per client, route or global; local, synchronous or locally synced \
+         distributed modes; 429 with Retry-After.",
+        r#"RateLimiter(target: "api", algorithm: TokenBucket(rate: "100/s", burst: 20))"#,
+    ),
+    (
+        "CounterStore",
+        "Redis-like counter store shared by distributed rate limiters.",
+        r#"CounterStore()"#,
+    ),
+    (
+        "Store",
+        "Replicated key-value store front: primary-backup (sync, semi-sync, async) with \
+         failover, quorums, multi-leader (LWW or version vectors), CP or AP under partition, \
+         SQL/NoSQL presets; a history checker for stale reads, t-visibility, session \
+         guarantees, lost updates, RTO/RPO.",
+        r#"Store(replicas: ["r1", "r2", "r3"])"#,
+    ),
+    (
+        "StoreReplica",
+        "One replica of a store on its own node: read/write/apply service times, durable data.",
+        r#"StoreReplica(read_time: Exponential(mean: "0.5ms"), write_time: Exponential(mean: "1ms"))"#,
+    ),
+    (
         "Pattern(Saga)",
         "A saga over participant services: orchestrated (crash-safe log, step timeouts, retries, \
          compensations in reverse) or choreographed; audits every saga for all-done or \
@@ -147,8 +248,9 @@ pub fn plugin_list() -> Result<String> {
     )?;
     writeln!(
         s,
-        "  Heal, DegradeLink(from:, to:, extra_latency:, extra_loss:), ClockStep(node:, ahead:, behind:)"
+        "  PartitionFor(groups:, duration:), Heal, DegradeLink(from:, to:, extra_latency:, extra_loss:),"
     )?;
+    writeln!(s, "  ClockStep(node:, ahead:, behind:)")?;
     writeln!(
         s,
         "Random faults: NodeFailures(node:, mtbf:, mttr:), Isolations(nodes:, mean_interval:, mean_duration:)"
@@ -195,4 +297,40 @@ pub fn dot(spec: &Spec) -> String {
         ),
         1,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `kind:` the scenario schema accepts has an entry in `clustersim list` (the
+    /// schema's own "expected one of" list names them, so a new plugin without an entry fails
+    /// here), and every entry's example parses.
+    #[test]
+    fn every_kind_is_listed() {
+        let err = load::from_str::<Kind>("NoSuchKind()", std::path::Path::new("<test>"))
+            .expect_err("an unknown kind must not parse")
+            .to_string();
+        let expected = err
+            .split_once("expected one of")
+            .unwrap_or_else(|| panic!("no variant list in: {err}"))
+            .1;
+        let variants: Vec<&str> = expected
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|v| !v.is_empty())
+            .collect();
+        assert!(variants.len() >= 20, "variants from {err}: {variants:?}");
+        for v in variants {
+            assert!(
+                PLUGINS
+                    .iter()
+                    .any(|(name, _, _)| name.split('(').next() == Some(v)),
+                "kind `{v}` is missing from `clustersim list`"
+            );
+        }
+        let list = plugin_list().unwrap();
+        assert!(list.contains("Store(") && list.contains("PartitionFor("));
+    }
 }
