@@ -636,13 +636,20 @@ pub fn validate(raw: &Scenario) -> Result<Spec, Vec<Diagnostic>> {
                     ));
                 }
             }
-            raw::FaultAction::Partition { groups } => {
+            raw::FaultAction::Partition { groups }
+            | raw::FaultAction::PartitionFor { groups, .. } => {
+                let (variant, heal_after) = match &f.action {
+                    raw::FaultAction::PartitionFor { duration, .. } => {
+                        ("PartitionFor", Some(duration.0))
+                    }
+                    _ => ("Partition", None),
+                };
                 let mut seen = BTreeMap::new();
                 let mut resolved = Vec::new();
                 for (g, members) in groups.iter().enumerate() {
                     let mut group = Vec::new();
                     for (m, name) in members.iter().enumerate() {
-                        let p = format!("{path}.Partition.groups[{g}][{m}]");
+                        let p = format!("{path}.{variant}.groups[{g}][{m}]");
                         if let Some(n) = node_ref(&mut cx, &p, name) {
                             if let Some(prev) = seen.insert(n, name.clone()) {
                                 cx.push(
@@ -656,31 +663,9 @@ pub fn validate(raw: &Scenario) -> Result<Spec, Vec<Diagnostic>> {
                     resolved.push(group);
                 }
                 faults.push((at, FaultAction::Partition(resolved)));
-            }
-            raw::FaultAction::PartitionFor {
-                groups,
-                duration: d,
-            } => {
-                let mut seen = BTreeMap::new();
-                let mut resolved = Vec::new();
-                for (g, members) in groups.iter().enumerate() {
-                    let mut group = Vec::new();
-                    for (m, name) in members.iter().enumerate() {
-                        let p = format!("{path}.PartitionFor.groups[{g}][{m}]");
-                        if let Some(n) = node_ref(&mut cx, &p, name) {
-                            if let Some(prev) = seen.insert(n, name.clone()) {
-                                cx.push(
-                                    Diagnostic::new(p, format!("`{name}` is on node already listed (as `{prev}`) in this partition"))
-                                        .with_hint("a node can be in one group only"),
-                                );
-                            }
-                            group.push(n);
-                        }
-                    }
-                    resolved.push(group);
+                if let Some(d) = heal_after {
+                    faults.push((at + d, FaultAction::Heal));
                 }
-                faults.push((at, FaultAction::Partition(resolved)));
-                faults.push((at + d.0, FaultAction::Heal));
             }
             raw::FaultAction::PartitionRegions { groups } => {
                 let mut seen = std::collections::BTreeSet::new();
