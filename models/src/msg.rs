@@ -334,6 +334,41 @@ impl StableHash for Timer {
     }
 }
 
+/// Answers the traffic a server-like component (service, cache, load balancer) handles the
+/// same way whatever its model, at once and without worker time: a health-check [`Msg::Probe`]
+/// gets its [`Msg::ProbeReply`]; a connection handshake ([`crate::comm`]) is answered like the
+/// kernel or TLS terminator would; shard data movement ([`crate::sharding`]) is relayed (a
+/// transfer costs network only; a balancer in front of replicas stands for its shard). Every
+/// other message is not for such a component and is ignored. The match lists every variant,
+/// so a new one is decided here once.
+pub(crate) fn serve_host_traffic(
+    cx: &mut clustersim_engine::Ctx<'_, crate::Cluster>,
+    from: clustersim_engine::ComponentId,
+    msg: &Msg,
+    transport: clustersim_engine::Transport,
+) {
+    match msg {
+        Msg::Probe { seq } => cx.send_with(from, Msg::ProbeReply { seq: *seq }, transport, 0),
+        Msg::Comm(m) => {
+            if let Some(r) = comm::handshake_reply(m) {
+                cx.send_with(from, r.into(), transport, 0);
+            }
+        }
+        Msg::Shard(m) => {
+            if let Some((to, r, size)) = sharding::serve_transfer(from, m) {
+                cx.send_with(to, r, clustersim_engine::Transport::Stream, size);
+            }
+        }
+        Msg::Request(_)
+        | Msg::Response(_)
+        | Msg::ProbeReply { .. }
+        | Msg::Limiter(_)
+        | Msg::Pattern(_)
+        | Msg::Messaging(_)
+        | Msg::Store(_) => {}
+    }
+}
+
 impl From<Request> for Msg {
     fn from(r: Request) -> Msg {
         Msg::Request(r)

@@ -727,30 +727,8 @@ impl Component<Cluster> for Cache {
         match msg {
             Msg::Request(req) => self.on_request(cx, from, req),
             Msg::Response(resp) => self.on_response(cx, resp),
-            // Health checks: a cache that is up answers at once.
-            Msg::Probe { seq } => cx.send_with(from, Msg::ProbeReply { seq }, self.transport, 0),
-            Msg::ProbeReply { .. } => {}
-            // Connection setup of a client without keep-alive ([`crate::comm`]): answered at
-            // once, like the kernel / TLS terminator would, without worker time.
-            Msg::Comm(m) => {
-                if let Some(r) = crate::comm::handshake_reply(&m) {
-                    cx.send_with(from, r.into(), self.transport, 0);
-                }
-            }
-            // Shard data movement ([`crate::sharding`]): relayed at once, without worker
-            // time (a transfer costs network only).
-            Msg::Shard(m) => {
-                if let Some((to, r, size)) = crate::sharding::serve_transfer(from, &m) {
-                    cx.send_with(to, r, clustersim_engine::Transport::Stream, size);
-                }
-            }
-            // Rate-limiter store traffic is not for caches.
-            Msg::Limiter(_) => {}
-            // Microservice-pattern traffic is not for caches.
-            Msg::Pattern(_) => {}
-            // Messaging traffic is for brokers and their clients ([`crate::messaging`]).
-            Msg::Messaging(_) => {}
-            Msg::Store(_) => {}
+            // Probes, handshakes, shard transfers; the rest is not for caches.
+            other => crate::msg::serve_host_traffic(cx, from, &other, self.transport),
         }
     }
 

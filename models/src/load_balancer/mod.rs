@@ -707,36 +707,16 @@ impl Component<Cluster> for LoadBalancer {
         match msg {
             Msg::Request(req) => self.on_request(cx, from, req),
             Msg::Response(resp) => self.on_response(cx, from, resp),
-            // A balancer that is up answers probes (so a virtual address can check it).
-            Msg::Probe { seq } => cx.send_with(from, Msg::ProbeReply { seq }, self.transport, 0),
             Msg::ProbeReply { seq } => {
                 let (b, round) = ((seq >> 32) as usize, seq as u32);
                 if self.backends.get(b).is_some_and(|s| s.target == from) {
                     self.probe_ended(cx, b, round, true);
                 }
             }
-            // Connection setup of a client without keep-alive ([`crate::comm`]): answered at
-            // once, like the kernel / TLS terminator would, without worker time.
-            Msg::Comm(m) => {
-                if let Some(r) = crate::comm::handshake_reply(&m) {
-                    cx.send_with(from, r.into(), self.transport, 0);
-                }
-            }
-            // A balancer in front of a shard's replicas stands for the shard in data movement
-            // (its replicas hold the same keys): it streams the shard's moved keys to the new
-            // owner and acknowledges data it receives, timed on its own links.
-            Msg::Shard(m) => {
-                if let Some((to, reply, size)) = crate::sharding::serve_transfer(from, &m) {
-                    cx.send_with(to, reply, Transport::Stream, size);
-                }
-            }
-            // Rate-limiter store traffic is not for balancers.
-            Msg::Limiter(_) => {}
-            // Microservice-pattern traffic is not for balancers.
-            Msg::Pattern(_) => {}
-            // Messaging traffic is for brokers and their clients ([`crate::messaging`]).
-            Msg::Messaging(_) => {}
-            Msg::Store(_) => {}
+            // Probes (a balancer that is up answers, so a virtual address can check it),
+            // handshakes, and shard transfers (a balancer in front of a shard's replicas
+            // stands for the shard); the rest is not for balancers.
+            other => crate::msg::serve_host_traffic(cx, from, &other, self.transport),
         }
     }
 

@@ -566,33 +566,10 @@ impl Component<Cluster> for Service {
         match msg {
             Msg::Request(req) => self.on_request(cx, from, req),
             Msg::Response(resp) => self.call_ended(cx, resp.id, resp.status.is_ok()),
-            // Health checks: a service that is up answers at once (the probe bypasses the
-            // queue, like a kernel-level TCP check); a crashed one cannot answer.
-            Msg::Probe { seq } => {
-                cx.send_with(from, Msg::ProbeReply { seq }, self.transport, 0);
-            }
-            Msg::ProbeReply { .. } => {}
-            // Connection setup of a client without keep-alive ([`crate::comm`]): answered at
-            // once, like the kernel / TLS terminator would, without worker time.
-            Msg::Comm(m) => {
-                if let Some(r) = crate::comm::handshake_reply(&m) {
-                    cx.send_with(from, r.into(), self.transport, 0);
-                }
-            }
-            // Shard data movement ([`crate::sharding`]): relayed at once, without worker
-            // time (a transfer costs network only).
-            Msg::Shard(m) => {
-                if let Some((to, r, size)) = crate::sharding::serve_transfer(from, &m) {
-                    cx.send_with(to, r, clustersim_engine::Transport::Stream, size);
-                }
-            }
-            // Rate-limiter store traffic is not for services.
-            Msg::Limiter(_) => {}
-            // Microservice-pattern traffic is not for services.
-            Msg::Pattern(_) => {}
-            // Messaging traffic is for brokers and their clients ([`crate::messaging`]).
-            Msg::Messaging(_) => {}
-            Msg::Store(_) => {}
+            // Health checks (the probe bypasses the queue, like a kernel-level TCP check; a
+            // crashed service cannot answer), handshakes, shard transfers; the rest is not
+            // for services.
+            other => crate::msg::serve_host_traffic(cx, from, &other, self.transport),
         }
     }
 
