@@ -64,19 +64,10 @@ fn queue_broker_of<'a>(
     path: &str,
     name: &str,
 ) -> Option<&'a rm::QueueBroker> {
-    match find(raw, name) {
-        Some(Messaging::QueueBroker(b)) => Some(b),
-        _ => {
-            if raw.components.iter().any(|c| c.name == name) {
-                cx.push(
-                    Diagnostic::new(path, format!("`{name}` is not a QueueBroker")).with_hint(
-                        "point `broker` at a component of kind Messaging(QueueBroker(...))",
-                    ),
-                );
-            }
-            None
-        }
-    }
+    broker_of(cx, raw, path, name, "QueueBroker", |m| match m {
+        Messaging::QueueBroker(b) => Some(b),
+        _ => None,
+    })
 }
 
 fn log_broker_of<'a>(
@@ -85,19 +76,32 @@ fn log_broker_of<'a>(
     path: &str,
     name: &str,
 ) -> Option<&'a rm::LogBroker> {
-    match find(raw, name) {
-        Some(Messaging::LogBroker(b)) => Some(b),
-        _ => {
-            if raw.components.iter().any(|c| c.name == name) {
-                cx.push(
-                    Diagnostic::new(path, format!("`{name}` is not a LogBroker")).with_hint(
-                        "point `broker` at a component of kind Messaging(LogBroker(...))",
-                    ),
-                );
-            }
-            None
-        }
+    broker_of(cx, raw, path, name, "LogBroker", |m| match m {
+        Messaging::LogBroker(b) => Some(b),
+        _ => None,
+    })
+}
+
+/// The broker of kind `kind` named `name`, picked out of its `Messaging` variant by `pick`;
+/// a component of another kind gets an error at `path` (an unknown name is reported by the
+/// component-name check, not here).
+fn broker_of<'a, T>(
+    cx: &mut Ctx,
+    raw: &'a Scenario,
+    path: &str,
+    name: &str,
+    kind: &str,
+    pick: impl Fn(&'a Messaging) -> Option<&'a T>,
+) -> Option<&'a T> {
+    let found = find(raw, name).and_then(pick);
+    if found.is_none() && raw.components.iter().any(|c| c.name == name) {
+        cx.push(
+            Diagnostic::new(path, format!("`{name}` is not a {kind}")).with_hint(format!(
+                "point `broker` at a component of kind Messaging({kind}(...))"
+            )),
+        );
     }
+    found
 }
 
 /// Index of `name` among `names` (what: "queue", "exchange"...), or a did-you-mean error.
