@@ -1455,19 +1455,7 @@ impl Participant {
                     self.reply(cx, origin, origin, saga, step, SagaKind::Failed);
                     return;
                 }
-                let attempts = e.attempts + 1;
-                if let Some(x) = self.states.get_mut(&key) {
-                    x.attempts = attempts;
-                }
-                if u32::from(attempts) <= self.cfg.retry.max_retries {
-                    let d = backoff(&self.cfg.retry, u32::from(attempts), cx.rng());
-                    let t = SagaTimer::LocalRetry {
-                        origin,
-                        saga,
-                        compensation: false,
-                    };
-                    cx.set_timer(d, timer(t));
-                } else {
+                if !self.retry_locally(cx, key, origin, saga, false) {
                     self.compensated_choreography(cx, origin, saga, step);
                 }
             }
@@ -1487,19 +1475,7 @@ impl Participant {
                     self.reply(cx, origin, origin, saga, step, SagaKind::CompensationFailed);
                     return;
                 }
-                let attempts = e.compensation_attempts + 1;
-                if let Some(x) = self.states.get_mut(&key) {
-                    x.compensation_attempts = attempts;
-                }
-                if u32::from(attempts) <= self.cfg.compensation_retry.max_retries {
-                    let d = backoff(&self.cfg.compensation_retry, u32::from(attempts), cx.rng());
-                    let t = SagaTimer::LocalRetry {
-                        origin,
-                        saga,
-                        compensation: true,
-                    };
-                    cx.set_timer(d, timer(t));
-                } else {
+                if !self.retry_locally(cx, key, origin, saga, true) {
                     self.emit(
                         cx,
                         origin,
@@ -1511,6 +1487,40 @@ impl Participant {
                 }
             }
         }
+    }
+
+    /// A choreographed local action (or, with `compensation`, its compensation) failed:
+    /// counts the attempt and, while the retry policy allows another, schedules it after the
+    /// policy's backoff. Returns `false` when the retries are exhausted.
+    fn retry_locally(
+        &mut self,
+        cx: &mut Ctx<'_, Cluster>,
+        key: (u32, u64),
+        origin: ComponentId,
+        saga: u64,
+        compensation: bool,
+    ) -> bool {
+        let Some(x) = self.states.get_mut(&key) else {
+            return false;
+        };
+        let (attempts, policy) = if compensation {
+            x.compensation_attempts += 1;
+            (x.compensation_attempts, &self.cfg.compensation_retry)
+        } else {
+            x.attempts += 1;
+            (x.attempts, &self.cfg.retry)
+        };
+        if u32::from(attempts) > policy.max_retries {
+            return false;
+        }
+        let d = backoff(policy, u32::from(attempts), cx.rng());
+        let t = SagaTimer::LocalRetry {
+            origin,
+            saga,
+            compensation,
+        };
+        cx.set_timer(d, timer(t));
+        true
     }
 
     fn on_work_timer(
